@@ -1,0 +1,11 @@
+// The package's public face.
+export {
+  Program,
+  Tensor,
+  ExecuTorchError,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  bfloat16BitsToFloat32,
+  float32ToBFloat16Bits,
+} from './runtime';
+export type { DType, AnyTypedArray, MethodMeta, ProgramInfo, ProgramLoadOptions, Value, ExecuTorchErrorCode } from './runtime';

@@ -1,0 +1,58 @@
+// Delegate backends: a program hands a subgraph (an opaque payload) to a
+// backend by id ("XnnpackBackend"); the backend compiles it once per method
+// and runs it for each DelegateCall.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data_buffer.h"
+#include "evalue.h"
+
+namespace etn {
+
+class Program;
+
+struct CompileSpec {
+  std::string key;
+  std::vector<uint8_t> value;
+};
+
+struct DelegateInitContext {
+  const Program& program;          // named data, for weights stored outside the payload
+  const std::string& methodName;
+  size_t delegateIndex;
+  ByteSpan payload;
+  std::vector<CompileSpec> compileSpecs;
+};
+
+class DelegateHandle {
+ public:
+  virtual ~DelegateHandle() = default;
+  // args = the DelegateCall's values: inputs, then outputs.
+  virtual void execute(EValue** args, size_t count) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::unique_ptr<DelegateHandle> init(const DelegateInitContext& ctx) = 0;
+};
+
+bool registerBackend(const std::string& id, Backend* backend);
+// Describes a payload for inspection (e.g. XNNPACK node counts by type) without
+// running it; throws InvalidProgram when the payload is malformed.
+struct DelegateSummary {
+  std::string format;                       // e.g. "XNNPACK XN01"
+  std::map<std::string, size_t> nodeCounts; // node type -> count
+  size_t valueCount = 0;
+  size_t constantBytes = 0;
+};
+using DelegateInspector = DelegateSummary (*)(ByteSpan payload);
+bool registerDelegateInspector(const std::string& id, DelegateInspector fn);
+DelegateInspector findDelegateInspector(const std::string& id);
+Backend* findBackend(const std::string& id);
+std::vector<std::string> registeredBackendNames();
+
+}  // namespace etn
