@@ -62,7 +62,12 @@ export interface NativeProgramHandle {
 
 export interface NativeAddon {
   xnnpackAvailable: boolean;
-  loadProgram(source: string | Uint8Array, dataFiles: Array<string | Uint8Array>, threads: number): Promise<NativeProgramHandle>;
+  loadProgram(
+    source: string | Uint8Array,
+    dataFiles: Array<string | Uint8Array>,
+    threads: number,
+    memoryLimit: number,
+  ): Promise<NativeProgramHandle>;
   kernelNames(): string[];
   backendNames(): string[];
 }

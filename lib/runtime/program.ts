@@ -8,6 +8,12 @@ export interface ProgramLoadOptions {
   dataFiles?: Array<string | Uint8Array>;
   /** Threads for parallel kernels and delegates; default: the number of CPUs. */
   threads?: number;
+  /**
+   * Most bytes of planned (activation + mutable state) memory one method may
+   * ask for; a program planning more fails with OutOfMemory instead of
+   * exhausting the machine. Default: the machine's physical memory.
+   */
+  memoryLimit?: number;
 }
 
 export type MethodMeta = NativeMethodMeta;
@@ -37,8 +43,11 @@ export class Program {
     if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array))
       throw new ExecuTorchError('InvalidArgument', 'Program.load takes a file path, a Uint8Array or an ArrayBuffer');
     const dataFiles = options.dataFiles ?? [];
+    const memoryLimit = options.memoryLimit ?? 0;
+    if (typeof memoryLimit !== 'number' || !(memoryLimit >= 0))
+      throw new ExecuTorchError('InvalidArgument', `memoryLimit must be a non-negative number of bytes`);
     try {
-      const handle = await native().loadProgram(bytes, dataFiles, threads);
+      const handle = await native().loadProgram(bytes, dataFiles, threads, memoryLimit);
       return new Program(handle, typeof bytes === 'string' ? bytes : '<buffer>');
     } catch (err) {
       throw toExecuTorchError(err);

@@ -50,8 +50,10 @@ std::shared_ptr<DataBuffer> openSource(const Source& s) {
 
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, Source program, std::vector<Source> dataFiles, int threads)
-      : PromiseWorker(env), program_(std::move(program)), dataFiles_(std::move(dataFiles)), threads_(threads) {}
+  LoadWorker(Napi::Env env, Source program, std::vector<Source> dataFiles, int threads,
+             MethodOptions methodOptions)
+      : PromiseWorker(env), program_(std::move(program)), dataFiles_(std::move(dataFiles)),
+        threads_(threads), methodOptions_(methodOptions) {}
 
  protected:
   void Run() override {
@@ -62,6 +64,7 @@ class LoadWorker : public PromiseWorker {
     state_ = std::make_shared<ProgramState>();
     state_->program = Program::load(openSource(program_), std::move(ptds));
     state_->threads = threads_;
+    state_->methodOptions = methodOptions_;
     program_.bytes = {};
   }
   Napi::Value Result(Napi::Env env) override { return ProgramHandle::Wrap(env, state_); }
@@ -70,6 +73,7 @@ class LoadWorker : public PromiseWorker {
   Source program_;
   std::vector<Source> dataFiles_;
   int threads_;
+  MethodOptions methodOptions_;
   std::shared_ptr<ProgramState> state_;
 };
 
@@ -78,7 +82,7 @@ Method& ensureMethod(ProgramState& state, MethodSlot& slot, const std::string& n
     const fb::ExecutionPlan* plan = state.program->plan(name);
     if (plan == nullptr)
       fail(ErrorCode::NotFound, state.program->name(), ": no method named '", name, "'");
-    slot.method = std::make_unique<Method>(state.program, plan);
+    slot.method = std::make_unique<Method>(state.program, plan, state.methodOptions);
   }
   return *slot.method;
 }
@@ -169,7 +173,12 @@ Napi::Value ProgramHandle::Load(const Napi::CallbackInfo& info) {
     }
     int threads = 1;
     if (info.Length() > 2 && info[2].IsNumber()) threads = info[2].As<Napi::Number>().Int32Value();
-    auto* worker = new LoadWorker(env, std::move(program), std::move(dataFiles), threads);
+    MethodOptions methodOptions;
+    if (info.Length() > 3 && info[3].IsNumber()) {
+      const double limit = info[3].As<Napi::Number>().DoubleValue();
+      if (limit > 0) methodOptions.memoryLimit = static_cast<uint64_t>(limit);
+    }
+    auto* worker = new LoadWorker(env, std::move(program), std::move(dataFiles), threads, methodOptions);
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;

@@ -25,6 +25,7 @@ struct ProgramState {
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<MethodSlot>> methods;
   int threads = 1;
+  MethodOptions methodOptions;
 
   std::shared_ptr<MethodSlot> slot(const std::string& name);
 };

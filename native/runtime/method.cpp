@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -12,9 +13,8 @@ namespace etn {
 
 namespace {
 
-constexpr size_t kPlannedAlignment = 64;
 // A hostile JumpFalse loop must end: no real program comes near this.
-constexpr uint64_t kMaxSteps = 200'000'000;
+constexpr uint64_t kMaxSteps = 10'000'000;
 
 uint64_t physicalMemoryBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
@@ -43,8 +43,9 @@ std::string operatorName(const fb::Operator* op) {
 
 }  // namespace
 
-Method::Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* plan)
-    : program_(std::move(program)), plan_(plan) {
+Method::Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* plan,
+               MethodOptions options)
+    : program_(std::move(program)), plan_(plan), options_(options) {
   name_ = plan->name() ? plan->name()->str() : std::string();
   try {
     allocatePlannedMemory();
@@ -53,21 +54,27 @@ Method::Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* 
     parseChains();
     initDelegates();
   } catch (...) {
-    for (void* p : planned_) std::free(p);
-    planned_.clear();
+    delegates_.clear();
+    freePlannedMemory();
     throw;
   }
 }
 
 Method::~Method() {
   delegates_.clear();
-  for (void* p : planned_) std::free(p);
+  freePlannedMemory();
+}
+
+void Method::freePlannedMemory() {
+  for (size_t k = 0; k < planned_.size(); ++k)
+    ::munmap(planned_[k], plannedSizes_[k] == 0 ? 1 : static_cast<size_t>(plannedSizes_[k]));
+  planned_.clear();
 }
 
 void Method::allocatePlannedMemory() {
   const auto* sizes = plan_->non_const_buffer_sizes();
   if (sizes == nullptr) return;
-  const uint64_t limit = physicalMemoryBytes();
+  const uint64_t limit = options_.memoryLimit ? options_.memoryLimit : physicalMemoryBytes();
   uint64_t total = 0;
   // Entry 0 is a reserved placeholder; buffer k serves memory_id k.
   for (flatbuffers::uoffset_t k = 1; k < sizes->size(); ++k) {
@@ -78,17 +85,19 @@ void Method::allocatePlannedMemory() {
     total += static_cast<uint64_t>(s);
     if (static_cast<uint64_t>(s) > limit || total > limit)
       fail(ErrorCode::OutOfMemory, program_->name(), ": method '", name_, "' plans ", total,
-           " bytes of memory, more than this machine has (", limit, ")");
+           " bytes of memory, over the limit of ", limit, " bytes");
     plannedSizes_.push_back(static_cast<uint64_t>(s));
   }
+  // Anonymous mappings: page aligned and zero-filled lazily, so a big plan costs
+  // nothing until the program touches it.
   for (uint64_t s : plannedSizes_) {
-    const size_t rounded = static_cast<size_t>((s + kPlannedAlignment - 1) / kPlannedAlignment *
-                                               kPlannedAlignment);
-    void* p = std::aligned_alloc(kPlannedAlignment, rounded == 0 ? kPlannedAlignment : rounded);
-    if (p == nullptr)
+    void* p = ::mmap(nullptr, s == 0 ? 1 : static_cast<size_t>(s), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      plannedSizes_.resize(planned_.size());
       fail(ErrorCode::OutOfMemory, program_->name(), ": method '", name_, "' cannot allocate ", s,
            " bytes of planned memory");
-    std::memset(p, 0, rounded == 0 ? kPlannedAlignment : rounded);
+    }
     planned_.push_back(p);
   }
 }
@@ -109,6 +118,10 @@ void Method::parseValues() {
   for (size_t i = 0; i < n; ++i) {
     const fb::EValue* ev = vals->Get(static_cast<flatbuffers::uoffset_t>(i));
     EValue& v = values_[i];
+    // The verifier accepts a union whose type is set but whose table is absent.
+    if (ev->val_type() != fb::KernelTypes::NONE && ev->val() == nullptr)
+      fail(ErrorCode::InvalidProgram, program_->name(), ": method '", name_, "' value ", i,
+           " is a ", fb::EnumNameKernelTypes(ev->val_type()), " without data");
     switch (ev->val_type()) {
       case fb::KernelTypes::NONE:
       case fb::KernelTypes::Null:
@@ -304,8 +317,12 @@ void Method::resolveOperators() {
     KernelFn fn = findKernel(name);
     if (fn == nullptr && op->name() && (!op->overload() || op->overload()->size() == 0))
       fn = findKernel(name + ".default");
-    if (fn == nullptr && missing.find(name) == std::string::npos)
-      missing += (missing.empty() ? "" : ", ") + name;
+    if (fn == nullptr) {
+      const std::string shown = name.empty() ? std::string("<unnamed operator>") : name;
+      bool listed = false;
+      for (size_t k = 0; k < opNames_.size(); ++k) listed = listed || (opNames_[k] == name && !kernels_[k]);
+      if (!listed) missing += (missing.empty() ? "" : ", ") + shown;
+    }
     opNames_.push_back(name);
     kernels_.push_back(fn);
   }
@@ -353,6 +370,9 @@ void Method::parseChains() {
     const int64_t count = instrs ? instrs->size() : 0;
     for (int64_t pc = 0; pc < count; ++pc) {
       const fb::Instruction* in = instrs->Get(static_cast<flatbuffers::uoffset_t>(pc));
+      if (in->instr_args() == nullptr)
+        fail(ErrorCode::InvalidProgram, program_->name(), ": method '", name_, "' instruction ", pc,
+             " has no arguments table");
       Instr ins{};
       switch (in->instr_args_type()) {
         case fb::InstructionArguments::KernelCall: {

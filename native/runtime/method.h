@@ -25,10 +25,16 @@ struct HostValue {
   std::vector<uint8_t> bytes;  // tensor data, row-major contiguous
 };
 
+struct MethodOptions {
+  // Upper bound on the planned memory of one method; 0 = the machine's physical memory.
+  uint64_t memoryLimit = 0;
+};
+
 class Method {
  public:
   // Throws OperatorMissing / BackendNotAvailable / InvalidProgram / OutOfMemory.
-  Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* plan);
+  Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* plan,
+         MethodOptions options = {});
   ~Method();
 
   const std::string& name() const { return name_; }
@@ -49,6 +55,7 @@ class Method {
   };
 
   void allocatePlannedMemory();
+  void freePlannedMemory();
   void parseValues();
   void parseTensor(size_t index, const fb::Tensor* t);
   void resolveOperators();
@@ -63,6 +70,7 @@ class Method {
 
   std::shared_ptr<const Program> program_;
   const fb::ExecutionPlan* plan_;
+  MethodOptions options_;
   std::string name_;
   std::vector<EValue> values_;
   std::vector<std::unique_ptr<Tensor>> tensors_;

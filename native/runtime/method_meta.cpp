@@ -14,6 +14,9 @@ ValueMeta describeValue(const Program& program, const fb::ExecutionPlan* plan, i
          " out of range");
   const fb::EValue* ev = vals->Get(static_cast<flatbuffers::uoffset_t>(index));
   ValueMeta m;
+  if (ev->val_type() != fb::KernelTypes::NONE && ev->val() == nullptr)
+    fail(ErrorCode::InvalidProgram, program.name(), ": method '", method, "' value ", index,
+         " is a ", fb::EnumNameKernelTypes(ev->val_type()), " without data");
   switch (ev->val_type()) {
     case fb::KernelTypes::Int: m.tag = Tag::Int; m.i = ev->val_as_Int()->int_val(); break;
     case fb::KernelTypes::Bool: m.tag = Tag::Bool; m.b = ev->val_as_Bool()->bool_val(); break;
@@ -76,7 +79,8 @@ MethodMeta describeMethod(const Program& program, const std::string& method) {
       if (c->instructions() == nullptr) continue;
       for (const fb::Instruction* in : *c->instructions()) {
         ++meta.instructionCount;
-        if (in->instr_args_type() != fb::InstructionArguments::KernelCall) continue;
+        if (in->instr_args_type() != fb::InstructionArguments::KernelCall || in->instr_args() == nullptr)
+          continue;
         const int32_t op = in->instr_args_as_KernelCall()->op_index();
         if (op >= 0 && static_cast<size_t>(op) < opNames.size()) ++meta.operatorCalls[opNames[op]];
       }
