@@ -33,6 +33,25 @@ Napi::Array sizesToJs(Napi::Env env, const std::vector<int64_t>& sizes) {
   for (size_t i = 0; i < sizes.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(sizes[i])));
   return a;
 }
+// Hands the engine's output bytes to JS without copying them on the main thread
+// (a copy of a large output would stall the event loop). Runtimes that forbid
+// external buffers (Electron's V8 sandbox) get a copy instead.
+Napi::Value bytesToArrayBuffer(Napi::Env env, std::vector<uint8_t>&& bytes) {
+  if (!bytes.empty()) {
+    auto* owned = new std::vector<uint8_t>(std::move(bytes));
+    napi_value result;
+    const napi_status status = napi_create_external_arraybuffer(
+        env, owned->data(), owned->size(),
+        [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); }, owned, &result);
+    if (status == napi_ok) return Napi::Value(env, result);
+    bytes = std::move(*owned);
+    delete owned;
+  }
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes.size());
+  if (!bytes.empty()) std::memcpy(buf.Data(), bytes.data(), bytes.size());
+  return buf;
+}
+
 }  // namespace
 
 ScalarType scalarTypeFromName(Napi::Env env, const std::string& name, size_t index) {
@@ -94,16 +113,14 @@ HostValue hostValueFromJs(Napi::Env env, Napi::Value v, size_t index) {
   return h;
 }
 
-Napi::Value hostValueToJs(Napi::Env env, const HostValue& v) {
+Napi::Value hostValueToJs(Napi::Env env, HostValue&& v) {
   Napi::Object o = Napi::Object::New(env);
   switch (v.tag) {
     case Tag::Tensor: {
       o.Set("kind", "tensor");
       o.Set("dtype", scalarTypeName(v.dtype));
       o.Set("shape", sizesToJs(env, v.sizes));
-      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, v.bytes.size());
-      if (!v.bytes.empty()) std::memcpy(buf.Data(), v.bytes.data(), v.bytes.size());
-      o.Set("data", buf);
+      o.Set("data", bytesToArrayBuffer(env, std::move(v.bytes)));
       break;
     }
     case Tag::Int: o.Set("kind", "int"); o.Set("value", intToJs(env, v.i)); break;

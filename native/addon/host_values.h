@@ -12,7 +12,7 @@
 namespace etn::addon {
 
 HostValue hostValueFromJs(Napi::Env env, Napi::Value v, size_t index);
-Napi::Value hostValueToJs(Napi::Env env, const HostValue& v);
+Napi::Value hostValueToJs(Napi::Env env, HostValue&& v);  // takes the tensor bytes
 Napi::Object valueMetaToJs(Napi::Env env, const ValueMeta& m);
 Napi::Object methodMetaToJs(Napi::Env env, const MethodMeta& m);
 ScalarType scalarTypeFromName(Napi::Env env, const std::string& name, size_t index);

@@ -120,7 +120,7 @@ class ExecuteWorker : public PromiseWorker {
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, outputs_.size());
-    for (size_t i = 0; i < outputs_.size(); ++i) out.Set(i, hostValueToJs(env, outputs_[i]));
+    for (size_t i = 0; i < outputs_.size(); ++i) out.Set(i, hostValueToJs(env, std::move(outputs_[i])));
     outputs_.clear();
     return out;
   }
