@@ -1,5 +1,8 @@
 #include "kernel_args.h"
 
+#include <cmath>
+#include <cstdint>
+
 namespace etn {
 
 EValue& KernelArgs::at(size_t i) const {
@@ -67,7 +70,15 @@ Scalar KernelArgs::scalar(size_t i) const {
   Scalar s;
   switch (v.tag) {
     case Tag::Int: s.kind = Scalar::Kind::Int; s.i = v.i; s.d = static_cast<double>(v.i); break;
-    case Tag::Double: s.kind = Scalar::Kind::Double; s.d = v.d; s.i = static_cast<int64_t>(v.d); break;
+    case Tag::Double:
+      s.kind = Scalar::Kind::Double;
+      s.d = v.d;
+      // Saturating: a plain cast of NaN or an out-of-range double is undefined behaviour.
+      s.i = std::isnan(v.d) ? 0
+            : v.d >= 9.2233720368547758e18 ? INT64_MAX
+            : v.d <= -9.2233720368547758e18 ? INT64_MIN
+            : static_cast<int64_t>(v.d);
+      break;
     case Tag::Bool: s.kind = Scalar::Kind::Bool; s.i = v.b ? 1 : 0; s.d = s.i; break;
     default: wrongTag(i, "Scalar");
   }

@@ -21,7 +21,7 @@ struct Scalar {
   bool isFloating() const { return kind == Kind::Double; }
   bool isBool() const { return kind == Kind::Bool; }
   double toDouble() const { return kind == Kind::Double ? d : static_cast<double>(i); }
-  int64_t toInt() const { return kind == Kind::Double ? static_cast<int64_t>(d) : i; }
+  int64_t toInt() const { return i; }  // truncated (and saturated) for Double
 };
 
 class KernelArgs {
