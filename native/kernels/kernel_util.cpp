@@ -141,6 +141,20 @@ ScalarType promoteWithScalar(ScalarType tensorType, const Scalar& s) {
   return cs == 2 ? ScalarType::Float : ScalarType::Long;
 }
 
+namespace {
+ScalarType combineWithZeroDim(ScalarType dimType, ScalarType zeroType) {
+  if (isFloatingType(dimType)) return dimType;
+  if (dimType == ScalarType::Bool || isFloatingType(zeroType)) return promoteTypes(dimType, zeroType);
+  return dimType;
+}
+}  // namespace
+
+ScalarType resultType(const Tensor& a, const Tensor& b) {
+  const bool az = a.dim() == 0, bz = b.dim() == 0;
+  if (az == bz) return promoteTypes(a.dtype(), b.dtype());
+  return az ? combineWithZeroDim(b.dtype(), a.dtype()) : combineWithZeroDim(a.dtype(), b.dtype());
+}
+
 std::vector<int64_t> broadcastShapes(const KernelArgs& args, const std::vector<int64_t>& a,
                                      const std::vector<int64_t>& b) {
   const size_t rank = std::max(a.size(), b.size());

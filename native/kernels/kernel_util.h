@@ -97,6 +97,31 @@ void forEachElement(const Tensor& t, F&& fn) {
   forEachIndex2(t.sizes(), t.strides(), zero, [&](int64_t i, int64_t off, int64_t) { fn(i, off); });
 }
 
+// Rounds a double to the precision of a floating dtype (identity for double
+// and non-floating types): "compute in double, round once" for every kernel.
+inline double roundTo(ScalarType t, double v) {
+  switch (t) {
+    case ScalarType::Float: return static_cast<double>(static_cast<float>(v));
+    case ScalarType::Half: return halfToFloat(floatToHalf(static_cast<float>(v)));
+    case ScalarType::BFloat16: return bf16ToFloat(floatToBf16(static_cast<float>(v)));
+    default: return v;
+  }
+}
+
+// PyTorch's result type of two tensor operands: a 0-dim tensor beside a
+// dimensioned one only counts when it is of a higher category
+// (bool < integer < floating).
+ScalarType resultType(const Tensor& a, const Tensor& b);
+
+// Two's-complement int64 arithmetic without signed-overflow UB (PyTorch wraps).
+inline int64_t wrapAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t wrapMul(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
+inline int64_t wrapNeg(int64_t a) { return static_cast<int64_t>(0 - static_cast<uint64_t>(a)); }
+
 // Wraps a possibly negative dim into [0, rank); rank 0 accepts -1 and 0.
 int64_t normalizeDim(const KernelArgs& args, int64_t dim, int64_t rank);
 

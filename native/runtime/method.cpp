@@ -357,7 +357,12 @@ void Method::initDelegates() {
         if (cs->value()) spec.value.assign(cs->value()->begin(), cs->value()->end());
         ctx.compileSpecs.push_back(std::move(spec));
       }
-    delegates_.push_back(backend->init(ctx));
+    try {
+      delegates_.push_back(backend->init(ctx));
+    } catch (const Error& e) {
+      throw Error(e.code(), program_->name() + ": method '" + name_ + "' delegate " + std::to_string(i) +
+                                " (" + id + "): " + e.what());
+    }
   }
 }
 
