@@ -51,6 +51,7 @@ Method::Method(std::shared_ptr<const Program> program, const fb::ExecutionPlan* 
     allocatePlannedMemory();
     parseValues();
     resolveOperators();
+    checkAvailability();
     parseChains();
     initDelegates();
   } catch (...) {
@@ -326,9 +327,30 @@ void Method::resolveOperators() {
     opNames_.push_back(name);
     kernels_.push_back(fn);
   }
-  if (!missing.empty())
-    fail(ErrorCode::OperatorMissing, program_->name(), ": method '", name_,
-         "' needs operators this build does not have: ", missing);
+  missingOperators_ = missing;
+}
+
+void Method::checkAvailability() const {
+  // Both lists in one message: a program for an accelerator usually misses its
+  // backend and its vendor operators together. The backend decides the code.
+  std::string backends;
+  if (const auto* dels = plan_->delegates())
+    for (const fb::BackendDelegate* d : *dels) {
+      const std::string id = d->id() ? d->id()->str() : std::string();
+      if (findBackend(id) == nullptr && backends.find("'" + id + "'") == std::string::npos)
+        backends += (backends.empty() ? "'" : ", '") + id + "'";
+    }
+  const std::string ops = missingOperators_.empty()
+                              ? std::string()
+                              : "operators this build does not have: " + missingOperators_;
+  if (!backends.empty()) {
+    std::string available;
+    for (const std::string& n : registeredBackendNames()) available += (available.empty() ? "" : ", ") + n;
+    fail(ErrorCode::BackendNotAvailable, program_->name(), ": method '", name_, "' delegates to backend ",
+         backends, ", which this build does not have (available: ", available.empty() ? "none" : available, ")",
+         ops.empty() ? "" : "; it also needs ", ops);
+  }
+  if (!ops.empty()) fail(ErrorCode::OperatorMissing, program_->name(), ": method '", name_, "' needs ", ops);
 }
 
 void Method::initDelegates() {
@@ -338,15 +360,7 @@ void Method::initDelegates() {
     const fb::BackendDelegate* d = dels->Get(i);
     const std::string id = d->id() ? d->id()->str() : std::string();
     delegateIds_.push_back(id);
-    Backend* backend = findBackend(id);
-    if (backend == nullptr) {
-      std::string available;
-      for (const std::string& n : registeredBackendNames()) available += (available.empty() ? "" : ", ") + n;
-      fail(ErrorCode::BackendNotAvailable, program_->name(), ": method '", name_,
-           "' delegates to backend '", id, "', which this build does not have",
-           available.empty() ? std::string(" (it has no delegate backends yet)")
-                             : " (available: " + available + ")");
-    }
+    Backend* backend = findBackend(id);  // checkAvailability() ran first
     DelegateInitContext ctx{*program_, name_, i,
                             program_->delegatePayload(d->processed(), "delegate " + std::to_string(i)),
                             {}};

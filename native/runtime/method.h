@@ -59,6 +59,7 @@ class Method {
   void parseValues();
   void parseTensor(size_t index, const fb::Tensor* t);
   void resolveOperators();
+  void checkAvailability() const;  // BackendNotAvailable / OperatorMissing, naming all that is missing
   void initDelegates();
   void parseChains();
   EValue* valueAt(int64_t index, const char* what);
@@ -78,6 +79,7 @@ class Method {
   std::vector<uint64_t> plannedSizes_;
   std::vector<std::string> opNames_;
   std::vector<KernelFn> kernels_;
+  std::string missingOperators_;
   std::vector<std::unique_ptr<DelegateHandle>> delegates_;
   std::vector<std::string> delegateIds_;
   std::vector<Chain> chains_;
