@@ -17,7 +17,7 @@ describe('node-gyp build', () => {
     const files = RUNTIME_TESTS.filter((f) => fs.existsSync(path.join(repoRoot, f)));
     const out = execFileSync(process.execPath, [vitest, 'run', ...files], {
       cwd: repoRoot,
-      env: { ...process.env, EXECUTORCH_NODE_BINARY: binary },
+      env: { ...process.env, EXECUTORCH_NODE_BINARY: binary, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: 'pipe',
     }).toString();
     expect(out).toMatch(/Test Files\s+\d+ passed/);
