@@ -64,7 +64,9 @@ class LoadWorker : public PromiseWorker {
     state_ = std::make_shared<ProgramState>();
     state_->program = Program::load(openSource(program_), std::move(ptds));
     state_->threads = threads_;
+    state_->pool = std::make_unique<ThreadPool>(threads_);
     state_->methodOptions = methodOptions_;
+    state_->methodOptions.threadpool = state_->pool->get();
     program_.bytes = {};
   }
   Napi::Value Result(Napi::Env env) override { return ProgramHandle::Wrap(env, state_); }

@@ -20,7 +20,24 @@ struct MethodSlot {
 
 // Shared with workers, so dispose() on the main thread never frees memory a
 // running worker still uses: the last owner frees it.
+// Owns a pthreadpool; declared first in ProgramState so it is destroyed last,
+// after every method and delegate that uses it.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) : pool_(threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr) {}
+  ~ThreadPool() {
+    if (pool_) pthreadpool_destroy(pool_);
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  pthreadpool_t get() const { return pool_; }
+
+ private:
+  pthreadpool_t pool_;  // null for one thread: work runs on the calling worker thread
+};
+
 struct ProgramState {
+  std::unique_ptr<ThreadPool> pool;
   std::shared_ptr<const Program> program;
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<MethodSlot>> methods;

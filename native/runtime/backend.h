@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <pthreadpool.h>
+
 #include "data_buffer.h"
 #include "evalue.h"
 
@@ -25,6 +27,8 @@ struct DelegateInitContext {
   size_t delegateIndex;
   ByteSpan payload;
   std::vector<CompileSpec> compileSpecs;
+  pthreadpool_t threadpool;  // the program's pool (Program.load's `threads`); null = caller's thread only
+  uint64_t memoryLimit;      // bytes a delegate may allocate for its own buffers; 0 = no limit of ours
 };
 
 class DelegateHandle {

@@ -361,9 +361,13 @@ void Method::initDelegates() {
     const std::string id = d->id() ? d->id()->str() : std::string();
     delegateIds_.push_back(id);
     Backend* backend = findBackend(id);  // checkAvailability() ran first
-    DelegateInitContext ctx{*program_, name_, i,
+    DelegateInitContext ctx{*program_,
+                            name_,
+                            i,
                             program_->delegatePayload(d->processed(), "delegate " + std::to_string(i)),
-                            {}};
+                            {},
+                            options_.threadpool,
+                            options_.memoryLimit};
     if (d->compile_specs())
       for (const fb::CompileSpec* cs : *d->compile_specs()) {
         CompileSpec spec;

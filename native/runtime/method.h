@@ -28,6 +28,8 @@ struct HostValue {
 struct MethodOptions {
   // Upper bound on the planned memory of one method; 0 = the machine's physical memory.
   uint64_t memoryLimit = 0;
+  // Shared by the program's delegates and parallel kernels; owned by the caller.
+  pthreadpool_t threadpool = nullptr;
 };
 
 class Method {
