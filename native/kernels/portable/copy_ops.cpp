@@ -162,7 +162,22 @@ void copy_out(KernelArgs& args) {
   stridedConvertCopy(args, src, broadcastStrides(src, out.sizes()), out);
 }
 
+// aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
+// In place (programs write mutable buffers this way): args self, src, non_blocking, self.
+void copy_inplace(KernelArgs& args) {
+  args.expectCount(4);
+  Tensor& self = args.tensor(0);
+  Tensor& src = args.tensor(1);
+  (void)args.toBool(2);
+  if (&args.tensor(3) != &self) args.fail(ErrorCode::InvalidProgram, "the returned tensor is not self");
+  if (broadcastShapes(args, self.sizes(), src.sizes()) != self.sizes())
+    args.fail(ErrorCode::InvalidArgument, "src ", src.describe(), " cannot be broadcast to self ",
+              self.describe());
+  stridedConvertCopy(args, src, broadcastStrides(src, self.sizes()), self);
+}
+
 ETN_REGISTER_KERNEL("aten::clone.out", clone_out);
+ETN_REGISTER_KERNEL("aten::copy_", copy_inplace);
 ETN_REGISTER_KERNEL("aten::alias_copy.out", alias_copy_out);
 ETN_REGISTER_KERNEL("aten::detach_copy.out", alias_copy_out);
 ETN_REGISTER_KERNEL("aten::lift_fresh_copy.out", alias_copy_out);
