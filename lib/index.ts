@@ -9,3 +9,5 @@ export {
   float32ToBFloat16Bits,
 } from './runtime';
 export type { DType, AnyTypedArray, MethodMeta, ProgramInfo, ProgramLoadOptions, Value, ExecuTorchErrorCode } from './runtime';
+export { ExecuTorchModelForCausalLM, readLLMMetadata } from './optimum';
+export type { GenerateOptions, LLMMetadata } from './optimum';

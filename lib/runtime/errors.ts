@@ -10,11 +10,12 @@ export type ExecuTorchErrorCode =
   | 'IoError'
   | 'Internal'
   | 'Disposed'
+  | 'Aborted'
   | 'NativeModuleMissing';
 
 const KNOWN_CODES = new Set<string>([
   'InvalidProgram', 'InvalidArgument', 'OperatorMissing', 'BackendNotAvailable', 'NotSupported',
-  'OutOfMemory', 'NotFound', 'IoError', 'Internal', 'Disposed', 'NativeModuleMissing',
+  'OutOfMemory', 'NotFound', 'IoError', 'Internal', 'Disposed', 'Aborted', 'NativeModuleMissing',
 ]);
 
 /** Every failure of this package is an ExecuTorchError with a stable `code`. */
