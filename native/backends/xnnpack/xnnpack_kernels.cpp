@@ -35,6 +35,29 @@ bool nextIndex(Shape& idx, const Shape& shape, size_t dims) {
   return false;
 }
 
+// Copies a block of `shape` between two row-major layouts (slice: out of a larger
+// input; pad: into a larger output): block element i is read at in[inBase + i . inStrides]
+// and written at out[outBase + i . outStrides]; the last dim is contiguous in both.
+void copyBlock(const float* in, const Shape& inStrides, size_t inBase, float* out, const Shape& outStrides,
+               size_t outBase, const Shape& shape) {
+  const size_t r = shape.size();
+  if (numelOf(shape) == 0) return;
+  if (r == 0) {
+    out[outBase] = in[inBase];
+    return;
+  }
+  const size_t inner = shape[r - 1];
+  Shape idx(r, 0);
+  do {
+    size_t from = inBase, to = outBase;
+    for (size_t k = 0; k + 1 < r; ++k) {
+      from += idx[k] * inStrides[k];
+      to += idx[k] * outStrides[k];
+    }
+    std::memcpy(out + to, in + from, inner * sizeof(float));
+  } while (nextIndex(idx, shape, r - 1));
+}
+
 // Strides of `s` right-aligned into a shape of rank r, with 0 on broadcast dims.
 Shape broadcastStrides(const Shape& s, const Shape& outShape) {
   const size_t r = outShape.size();
@@ -179,24 +202,10 @@ void transpose(const float* in, const Shape& inShape, const std::vector<size_t>&
 }
 
 void slice(const float* in, const Shape& inShape, const Shape& offsets, const Shape& outShape, float* out) {
-  const size_t r = inShape.size();
-  if (numelOf(outShape) == 0) return;
-  if (r == 0) {
-    out[0] = in[0];
-    return;
-  }
   const Shape st = stridesOf(inShape);
   size_t base = 0;
-  for (size_t k = 0; k < r; ++k) base += offsets[k] * st[k];
-  const size_t inner = outShape[r - 1];
-  Shape idx(r, 0);
-  float* o = out;
-  do {
-    size_t off = base;
-    for (size_t k = 0; k + 1 < r; ++k) off += idx[k] * st[k];
-    std::memcpy(o, in + off, inner * sizeof(float));
-    o += inner;
-  } while (nextIndex(idx, outShape, r - 1));
+  for (size_t k = 0; k < inShape.size(); ++k) base += offsets[k] * st[k];
+  copyBlock(in, st, base, out, stridesOf(outShape), 0, outShape);
 }
 
 void concat(const std::vector<const float*>& ins, const std::vector<Shape>& shapes, size_t axis, float* out) {
@@ -219,22 +228,10 @@ void constantPad(const float* in, const Shape& inShape, const Shape& pre, const 
                  float* out) {
   const size_t total = numelOf(outShape);
   std::fill(out, out + total, value);
-  const size_t r = inShape.size();
-  if (numelOf(inShape) == 0) return;
-  if (r == 0) {
-    out[0] = in[0];
-    return;
-  }
   const Shape os = stridesOf(outShape);
-  const size_t inner = inShape[r - 1];
-  Shape idx(r, 0);
-  const float* p = in;
-  do {
-    size_t off = pre[r - 1];
-    for (size_t k = 0; k + 1 < r; ++k) off += (idx[k] + pre[k]) * os[k];
-    std::memcpy(out + off, p, inner * sizeof(float));
-    p += inner;
-  } while (nextIndex(idx, inShape, r - 1));
+  size_t base = 0;
+  for (size_t k = 0; k < inShape.size(); ++k) base += pre[k] * os[k];
+  copyBlock(in, stridesOf(inShape), 0, out, os, base, inShape);
 }
 
 void unary(Unary op, const float* in, float* out, size_t n, float alpha, float lo, float hi) {
@@ -376,6 +373,26 @@ void batchMatmul(const float* a, const Shape& aShape, const float* b, const Shap
   }
 }
 
+namespace {
+
+// Calls tap(ky, kx, pixel) for each kernel tap of output position (b, oy, ox) that
+// lands inside the [h, w] input (padding is skipped), in row-major tap order;
+// pixel = (b * h + iy) * w + ix.
+template <typename F>
+void forEachTap(const Conv2dParams& p, size_t h, size_t w, size_t b, size_t oy, size_t ox, F tap) {
+  for (size_t ky = 0; ky < p.kh; ++ky) {
+    const ptrdiff_t iy = static_cast<ptrdiff_t>(oy * p.sh + ky * p.dh) - static_cast<ptrdiff_t>(p.pt);
+    if (iy < 0 || iy >= static_cast<ptrdiff_t>(h)) continue;
+    for (size_t kx = 0; kx < p.kw; ++kx) {
+      const ptrdiff_t ix = static_cast<ptrdiff_t>(ox * p.sw + kx * p.dw) - static_cast<ptrdiff_t>(p.pl);
+      if (ix < 0 || ix >= static_cast<ptrdiff_t>(w)) continue;
+      tap(ky, kx, (b * h + static_cast<size_t>(iy)) * w + static_cast<size_t>(ix));
+    }
+  }
+}
+
+}  // namespace
+
 void conv2dNhwc(const float* in, size_t n, size_t h, size_t w, const float* filter, const float* bias,
                 const Conv2dParams& p, float* out, size_t oh, size_t ow, float lo, float hi) {
   const size_t inC = p.depthwise ? p.groups : p.groups * p.gic;
@@ -385,30 +402,24 @@ void conv2dNhwc(const float* in, size_t n, size_t h, size_t w, const float* filt
     for (size_t oy = 0; oy < oh; ++oy)
       for (size_t ox = 0; ox < ow; ++ox) {
         for (size_t c = 0; c < outC; ++c) acc[c] = bias ? bias[c] : 0.0f;
-        for (size_t ky = 0; ky < p.kh; ++ky) {
-          const ptrdiff_t iy = static_cast<ptrdiff_t>(oy * p.sh + ky * p.dh) - static_cast<ptrdiff_t>(p.pt);
-          if (iy < 0 || iy >= static_cast<ptrdiff_t>(h)) continue;
-          for (size_t kx = 0; kx < p.kw; ++kx) {
-            const ptrdiff_t ix = static_cast<ptrdiff_t>(ox * p.sw + kx * p.dw) - static_cast<ptrdiff_t>(p.pl);
-            if (ix < 0 || ix >= static_cast<ptrdiff_t>(w)) continue;
-            const float* px = in + ((b * h + static_cast<size_t>(iy)) * w + static_cast<size_t>(ix)) * inC;
-            if (p.depthwise) {
-              const float* f = filter + (ky * p.kw + kx) * outC;
-              for (size_t c = 0; c < p.groups; ++c)
-                for (size_t m = 0; m < p.goc; ++m) acc[c * p.goc + m] += px[c] * f[c * p.goc + m];
-            } else {
-              for (size_t g = 0; g < p.groups; ++g)
-                for (size_t o = 0; o < p.goc; ++o) {
-                  const size_t oc = g * p.goc + o;
-                  const float* f = filter + ((oc * p.kh + ky) * p.kw + kx) * p.gic;
-                  const float* xi = px + g * p.gic;
-                  float s = 0;
-                  for (size_t i = 0; i < p.gic; ++i) s += xi[i] * f[i];
-                  acc[oc] += s;
-                }
-            }
+        forEachTap(p, h, w, b, oy, ox, [&](size_t ky, size_t kx, size_t pixel) {
+          const float* px = in + pixel * inC;
+          if (p.depthwise) {
+            const float* f = filter + (ky * p.kw + kx) * outC;
+            for (size_t c = 0; c < p.groups; ++c)
+              for (size_t m = 0; m < p.goc; ++m) acc[c * p.goc + m] += px[c] * f[c * p.goc + m];
+          } else {
+            for (size_t g = 0; g < p.groups; ++g)
+              for (size_t o = 0; o < p.goc; ++o) {
+                const size_t oc = g * p.goc + o;
+                const float* f = filter + ((oc * p.kh + ky) * p.kw + kx) * p.gic;
+                const float* xi = px + g * p.gic;
+                float s = 0;
+                for (size_t i = 0; i < p.gic; ++i) s += xi[i] * f[i];
+                acc[oc] += s;
+              }
           }
-        }
+        });
         float* po = out + ((b * oh + oy) * ow + ox) * outC;
         for (size_t c = 0; c < outC; ++c) po[c] = clampf(acc[c], lo, hi);
       }
@@ -422,21 +433,15 @@ void pool2dNhwc(bool isMax, const float* in, size_t n, size_t h, size_t w, size_
       for (size_t ox = 0; ox < ow; ++ox) {
         std::fill(acc.begin(), acc.end(), isMax ? -INFINITY : 0.0f);
         size_t count = 0;
-        for (size_t ky = 0; ky < p.kh; ++ky) {
-          const ptrdiff_t iy = static_cast<ptrdiff_t>(oy * p.sh + ky * p.dh) - static_cast<ptrdiff_t>(p.pt);
-          if (iy < 0 || iy >= static_cast<ptrdiff_t>(h)) continue;
-          for (size_t kx = 0; kx < p.kw; ++kx) {
-            const ptrdiff_t ix = static_cast<ptrdiff_t>(ox * p.sw + kx * p.dw) - static_cast<ptrdiff_t>(p.pl);
-            if (ix < 0 || ix >= static_cast<ptrdiff_t>(w)) continue;
-            const float* px = in + ((b * h + static_cast<size_t>(iy)) * w + static_cast<size_t>(ix)) * c;
-            ++count;
-            if (isMax) {
-              for (size_t k = 0; k < c; ++k) acc[k] = std::max(acc[k], px[k]);
-            } else {
-              for (size_t k = 0; k < c; ++k) acc[k] += px[k];
-            }
+        forEachTap(p, h, w, b, oy, ox, [&](size_t, size_t, size_t pixel) {
+          const float* px = in + pixel * c;
+          ++count;
+          if (isMax) {
+            for (size_t k = 0; k < c; ++k) acc[k] = std::max(acc[k], px[k]);
+          } else {
+            for (size_t k = 0; k < c; ++k) acc[k] += px[k];
           }
-        }
+        });
         float* po = out + ((b * oh + oy) * ow + ox) * c;
         const float scale = (!isMax && count) ? 1.0f / static_cast<float>(count) : 1.0f;
         for (size_t k = 0; k < c; ++k) po[k] = clampf(isMax ? acc[k] : acc[k] * scale, lo, hi);

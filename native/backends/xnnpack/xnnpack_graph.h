@@ -1,0 +1,143 @@
+// The XNNPACK delegate's model of a graph: values (serialized tensors, with their
+// per-call shape and memory) and nodes (what to compute, with the XNNPACK
+// operator made for it), plus the naming and shape helpers the rest shares.
+#pragma once
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../../runtime/tensor.h"
+#include "xnnpack_buffer.h"
+#include "xnnpack_kernels.h"
+#include "xnnpack_payload.h"
+
+namespace etn {
+namespace xnnpack {
+
+namespace fx = fb_xnnpack;
+using xnnk::Shape;
+using DT = fx::XNNDatatype;
+using NT = fx::XNodeUnion;
+
+constexpr uint32_t kInvalidId = std::numeric_limits<uint32_t>::max();
+constexpr size_t kMaxRank = 16;
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct OpDeleter {
+  void operator()(xnn_operator_t op) const {
+    if (op) xnn_delete_operator(op);
+  }
+};
+using XnnOp = std::unique_ptr<xnn_operator, OpDeleter>;
+
+// The xnn_setup_* functions of the elementwise operators: one signature per family.
+using BinarySetup = xnn_status (*)(xnn_operator_t, size_t, const size_t*, size_t, const size_t*, const float*,
+                                   const float*, float*, pthreadpool_t);
+using UnarySetup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
+
+enum class Op : uint8_t {
+  Binary,         // Add/Sub/Mul/Div/Min/Max (XNNPACK nd ops, own loop above 6 dims)
+  PRelu,          // own loop
+  XnnUnary,       // Clamp, Sigmoid, Hardswish, LeakyReLU, ELU, Abs, Negate, Square, Sqrt, Floor, Ceiling
+  OwnUnary,       // Tanh, Exp, Log, Sin, Cos, Gelu, ReciprocalSquareRoot, Copy
+  Softmax,
+  FullyConnected,
+  Conv2d,         // also depthwise
+  MaxPool2d,
+  AvgPool2d,
+  GlobalAvgPool2d,
+  ResizeBilinear2d,
+  Transpose,
+  Reshape,
+  Slice,
+  Concat,
+  Pad,
+  BatchMatmul,
+  Quantize,        // Convert fp32 -> qint8 (per tensor)
+  Dequantize,      // Convert qint8 (per tensor) -> fp32
+  QFullyConnected, // qint8 input/filter/output, qint32 bias (static per-tensor quantization)
+};
+
+struct Value {
+  enum class Kind : uint8_t { Absent, Internal, Constant, Input, Output };
+  Kind kind = Kind::Absent;
+  DT dtype = DT::xnn_datatype_invalid;
+  bool quantized = false;
+  bool perTensor = false;  // quantized with PerTensorQuant
+  float qscale = 1.0f;
+  int32_t qzp = 0;
+  size_t elemSize = 4;     // bytes per element: 1 for qint8
+  DT dqDatatype = DT::xnn_datatype_invalid;
+  Shape dims;  // serialized
+  uint32_t externalId = kInvalidId;
+  uint32_t constantIdx = 0;
+  const float* constData = nullptr;
+  Buffer constCopy;  // when the serialized bytes are misaligned (at load) or end at a page edge (on first use)
+  bool constPadded = false;
+  int producer = -1;
+  int lastUse = -1;
+  int slot = -1;
+  bool referenced = false;
+
+  // Per call
+  Shape shape;
+  size_t numel = 0;
+  float* data = nullptr;
+  Tensor* tensor = nullptr;  // external inputs/outputs
+  bool copyBack = false;     // output computed in `scratch`, copied into the tensor afterwards
+  Buffer scratch;            // padded copy of an external tensor for XNNPACK reads / aligned writes
+  Buffer owned;              // memory for an output tensor that has none of its own
+};
+
+struct Node {
+  Op op = Op::Binary;
+  NT type = NT::NONE;
+  uint32_t index = 0;
+  std::string name;  // "Add", "Conv2d", ...
+  std::vector<uint32_t> in;  // value indices
+  uint32_t out = 0;
+  float outMin = -kInf, outMax = kInf;
+  uint32_t flags = 0;
+
+  xnnk::Binary binary = xnnk::Binary::Add;
+  xnnk::Unary unary = xnnk::Unary::Copy;
+  float alpha = 0;          // LeakyReLU slope, ELU alpha, pad value
+  std::vector<size_t> a;    // perm / new_shape / offsets / pre_paddings
+  std::vector<size_t> b;    // slice sizes / post_paddings
+  uint32_t axis = 0;
+  // Conv / pooling
+  uint32_t pt = 0, pr = 0, pb = 0, pl = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  size_t groups = 1, gic = 0, goc = 0;
+  bool depthwise = false;
+  // FC / BMM
+  size_t ic = 0, oc = 0;
+  bool transposedWeights = false;
+  int bias = -1;  // value index or -1
+  bool keepDims = true;  // global average pooling: [N,1,1,C] or [N,C]
+  size_t newH = 0, newW = 0;
+
+  XnnOp xop;
+  BinarySetup setupBinary = nullptr;  // with xop for Op::Binary
+  UnarySetup setupUnary = nullptr;    // with xop for Op::XnnUnary
+  size_t xopChannels = 0;  // channels the lazily created operator was made for
+  bool xopTried = false;   // ensureChannelsOp ran for xopChannels (xop null: XNNPACK refused, own loop)
+};
+
+// "qint8", "fp32", ... for messages.
+std::string dtypeName(DT t);
+// "Add", "Conv2d", ... for messages.
+std::string nodeTypeName(NT t);
+// "node 3 Add", how messages name a node.
+std::string nodeLabel(const Node& n);
+// "[1, 3, 224, 224]".
+std::string shapeStr(const Shape& s);
+// numel with overflow and sanity checks; false when absurd.
+bool checkedNumel(const Shape& s, uint64_t* out);
+
+}  // namespace xnnpack
+}  // namespace etn
