@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
-import { ExecuTorchError, ExecuTorchModelForCausalLM, Tensor } from '../lib';
+import { ExecuTorchModelForCausalLM } from '../lib';
 import { repoRoot } from './helpers/paths';
 
 const dir = path.join(repoRoot, 'test', 'fixtures', 'interop');
@@ -29,6 +29,26 @@ function floats(t: RefTensor): Float32Array {
 // attention sum in other orders than the official kernels).
 const FLOAT_RTOL = 1e-4;
 
+// Quantized programs: see officialQuantizationError.
+const QUANT_FRACTION = 0.1;
+
+function prefillLogits(name: string): Float32Array {
+  const ref = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')) as {
+    run: { prefill: { logits: RefTensor } };
+  };
+  return floats(ref.run.prefill.logits);
+}
+
+// Max abs difference between the official runtime's prefill logits for a quantized
+// export and for the float export of the same checkpoint and prompt.
+function officialQuantizationError(name: string, quantized: Float32Array): number {
+  const float = prefillLogits(`${name.split('.')[0]}.ql-none.qe-none`);
+  expect(float.length).toBe(quantized.length);
+  let m = 0;
+  for (let i = 0; i < float.length; i++) m = Math.max(m, Math.abs(float[i] - quantized[i]));
+  return m;
+}
+
 const causal = index.fixtures.filter((f) => f.methods.includes('forward'));
 
 describe.each(causal.map((f) => [f.name, f] as const))('%s', (_name, f) => {
@@ -41,17 +61,7 @@ describe.each(causal.map((f) => [f.name, f] as const))('%s', (_name, f) => {
     const model = await ExecuTorchModelForCausalLM.fromPretrained(path.join(dir, f.pte), { threads: 1 });
     try {
       expect(model.metadata.maxSeqLen).toBe(64);
-      let logits: Tensor;
-      try {
-        logits = await model.forward(ref.prompt, 0);
-      } catch (err) {
-        // Dynamically quantized linears (qd8 activations x 4/8-bit weights) are not in the
-        // XNNPACK backend yet: they must be refused by name, never mis-computed.
-        expect(f.qlinear, String(err)).toMatch(/8da/);
-        expect((err as ExecuTorchError).code).toBe('NotSupported');
-        expect((err as Error).message).toMatch(/XnnpackBackend: node \d+ Convert to qdint8/);
-        return;
-      }
+      const logits = await model.forward(ref.prompt, 0);
       const expected = floats(ref.run.prefill.logits);
       expect(logits.shape).toEqual(ref.run.prefill.logits.shape);
       const ours = logits.data as Float32Array;
@@ -72,7 +82,18 @@ describe.each(causal.map((f) => [f.name, f] as const))('%s', (_name, f) => {
         expect(a, `top-1 at position ${row}`).toBe(b);
       }
       console.log(`${f.name}: prefill max abs logit difference ${maxAbs.toExponential(2)} (scale ${scale.toFixed(3)})`);
-      if (!f.qlinear) expect(maxAbs).toBeLessThanOrEqual(FLOAT_RTOL * scale);
+      if (!f.qlinear) {
+        expect(maxAbs).toBeLessThanOrEqual(FLOAT_RTOL * scale);
+      } else {
+        // Quantized linears: per-row int8 activations make the result discontinuous in
+        // its input, so the last-bit differences that float programs show (attention
+        // sums in another order) can flip one activation's rounding at some position,
+        // and later positions inherit it. Bound: a tenth of the official quantized
+        // export's own distance from the official float export of the same checkpoint.
+        const quantError = officialQuantizationError(f.name, expected);
+        console.log(`${f.name}: official quantized vs float max abs ${quantError.toExponential(2)}`);
+        expect(maxAbs).toBeLessThanOrEqual(QUANT_FRACTION * quantError);
+      }
       const generated = await model.generate(ref.prompt, { maxNewTokens: 9 });
       expect(generated).toEqual(ref.run.generated.slice(0, generated.length));
       expect(generated.length).toBe(Math.min(9, ref.run.generated.length));

@@ -37,6 +37,7 @@ class XnnpackDelegate final : public DelegateHandle {
 
   // Values, dataflow, buffer plan (xnnpack_graph.cpp)
   void parseValues();
+  const uint8_t* constantBytes(uint32_t idx, uint64_t need, const std::string& what) const;
   void loadConstant(uint32_t v);
   void checkDataflow();
   void planSlots();
@@ -65,6 +66,15 @@ class XnnpackDelegate final : public DelegateHandle {
   void parseSlice(Node& n, const fx::XNNStaticSlice* t);
   void parsePad(Node& n, const fx::XNNStaticConstantPad* t);
   void parseConcat(Node& n, const fx::_XNNCat* t, int count);
+
+  // Dynamically quantized linears, 8da4w / 8da8w (xnnpack_dynamic_quant.cpp)
+  void parseDynamicQuantize(Node& n, uint32_t input, uint32_t output);
+  void parseQD8FullyConnected(Node& n, const fx::XNNFullyConnected* t);
+  void packQD8Weights(Node& n);
+  std::vector<float> perChannelScales(const Node& n, uint32_t filter) const;
+  std::vector<uint16_t> blockScalesBf16(const Node& n, uint32_t filter, size_t blockSize) const;
+  void runDynamicQuantize(Node& n);
+  void runQD8FullyConnected(Node& n);
 
   // XNNPACK operators (xnnpack_operators.cpp)
   void createOperators();

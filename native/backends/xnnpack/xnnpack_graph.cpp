@@ -46,6 +46,18 @@ bool checkedNumel(const Shape& s, uint64_t* out) {
   return n <= kMaxElements;
 }
 
+uint64_t storedBytes(const Value& v) {
+  uint64_t numel = 0;
+  checkedNumel(v.dims, &numel);
+  if (v.dtype == DT::xnn_datatype_qcint4 || v.dtype == DT::xnn_datatype_qbint4) {
+    // Two per byte, each row (output channel) padded to an even count.
+    if (v.dims.empty()) return (numel + 1) / 2;
+    const uint64_t cols = v.dims.back();
+    return cols == 0 ? 0 : numel / cols * ((cols + 1) / 2);
+  }
+  return numel * v.elemSize;
+}
+
 // ---------------------------------------------------------------------------
 // Values
 
@@ -76,6 +88,15 @@ void XnnpackDelegate::parseValues() {
           v.perTensor = true;
           v.qscale = pq->scale();
           v.qzp = pq->zero_point();
+        } else if (q && q->quant_params_type() == fx::XNNQuantParams::PerChannelQuant) {
+          v.perChannel = q->quant_params_as_PerChannelQuant();
+        } else if (q && q->quant_params_type() == fx::XNNQuantParams::PerChannelGroupQuant) {
+          v.perChannelGroup = q->quant_params_as_PerChannelGroupQuant();
+        } else if (q && q->quant_params_type() == fx::XNNQuantParams::PerTokenDynamicQuant &&
+                   q->quant_params_as_PerTokenDynamicQuant()) {
+          v.dynamicNonBatchDims = q->quant_params_as_PerTokenDynamicQuant()->num_nonbatch_dims();
+          if (v.dynamicNonBatchDims <= 0) invalid("value " + std::to_string(i) + " is dynamically quantized over " +
+                                                  std::to_string(v.dynamicNonBatchDims) + " dims");
         }
         break;
       }
@@ -85,7 +106,9 @@ void XnnpackDelegate::parseValues() {
     if (tv == nullptr) invalid("value " + std::to_string(i) + " has no tensor");
     v.dtype = tv->datatype();
     v.dqDatatype = tv->dq_datatype();
-    if (v.dtype == DT::xnn_datatype_qint8) v.elemSize = 1;
+    if (v.dtype == DT::xnn_datatype_qint8 || v.dtype == DT::xnn_datatype_qcint8 || v.dtype == DT::xnn_datatype_qdint8 ||
+        v.dtype == DT::xnn_datatype_qcint4 || v.dtype == DT::xnn_datatype_qbint4)
+      v.elemSize = 1;  // 4-bit values: see storedBytes
     const uint32_t nd = tv->num_dims();
     const auto* dims = tv->dims();
     const size_t have = dims ? dims->size() : 0;
@@ -123,21 +146,15 @@ void XnnpackDelegate::parseValues() {
   // the tensors); bindExternals skips it.
 }
 
-void XnnpackDelegate::loadConstant(uint32_t vi) {
-  Value& v = values_[vi];
-  if (v.constData != nullptr) return;
+// The bytes of constant_data entry `idx` (or, in older payloads, constant_buffer
+// entry `idx`): at least `need` of them, from the payload or from named data.
+const uint8_t* XnnpackDelegate::constantBytes(uint32_t idx, uint64_t need, const std::string& what) const {
   const fx::XNNGraph* g = payload_.graph;
-  uint64_t numel = 0;
-  checkedNumel(v.dims, &numel);
-  const uint64_t need = numel * v.elemSize;
-  const uint8_t* bytes = nullptr;
   const auto* cd = g->constant_data();
-  const std::string what = "constant value " + std::to_string(vi);
   if (cd != nullptr && cd->size() > 0) {
-    if (v.constantIdx >= cd->size())
-      invalid(what + " refers to constant_data " + std::to_string(v.constantIdx) + " of " +
-              std::to_string(cd->size()));
-    const fx::ConstantDataOffset* c = cd->Get(v.constantIdx);
+    if (idx >= cd->size())
+      invalid(what + " refers to constant_data " + std::to_string(idx) + " of " + std::to_string(cd->size()));
+    const fx::ConstantDataOffset* c = cd->Get(idx);
     if (c == nullptr) invalid(what + " has no constant_data entry");
     if (c->named_key() != nullptr) {
       const std::string key = c->named_key()->str();
@@ -148,29 +165,33 @@ void XnnpackDelegate::loadConstant(uint32_t vi) {
       if (blob.bytes.size < need)
         invalid(what + " needs " + std::to_string(need) + " bytes, named data '" + key + "' has " +
                 std::to_string(blob.bytes.size));
-      bytes = blob.bytes.data;
-    } else {
-      const ByteSpan& data = payload_.constantData;
-      if (c->offset() > data.size || c->size() > data.size - c->offset())
-        invalid(what + " (" + std::to_string(c->size()) + " bytes at " + std::to_string(c->offset()) +
-                ") exceeds the payload's constant data (" + std::to_string(data.size) + " bytes)");
-      if (c->size() < need)
-        invalid(what + " needs " + std::to_string(need) + " bytes, its constant data has " +
-                std::to_string(c->size()));
-      bytes = data.data + c->offset();
+      return blob.bytes.data;
     }
-  } else {
-    // Older payloads keep constants inline in the deprecated constant_buffer.
-    const auto* cb = g->constant_buffer();
-    if (cb == nullptr || v.constantIdx >= cb->size())
-      invalid(what + " refers to constant buffer " + std::to_string(v.constantIdx) + ", which does not exist");
-    const fx::Buffer* buf = cb->Get(v.constantIdx);
-    const auto* storage = buf ? buf->storage() : nullptr;
-    const size_t have = storage ? storage->size() : 0;
-    if (have < need)
-      invalid(what + " needs " + std::to_string(need) + " bytes, its constant buffer has " + std::to_string(have));
-    bytes = storage ? storage->data() : nullptr;
+    const ByteSpan& data = payload_.constantData;
+    if (c->offset() > data.size || c->size() > data.size - c->offset())
+      invalid(what + " (" + std::to_string(c->size()) + " bytes at " + std::to_string(c->offset()) +
+              ") exceeds the payload's constant data (" + std::to_string(data.size) + " bytes)");
+    if (c->size() < need)
+      invalid(what + " needs " + std::to_string(need) + " bytes, its constant data has " + std::to_string(c->size()));
+    return data.data + c->offset();
   }
+  // Older payloads keep constants inline in the deprecated constant_buffer.
+  const auto* cb = g->constant_buffer();
+  if (cb == nullptr || idx >= cb->size())
+    invalid(what + " refers to constant buffer " + std::to_string(idx) + ", which does not exist");
+  const fx::Buffer* buf = cb->Get(idx);
+  const auto* storage = buf ? buf->storage() : nullptr;
+  const size_t have = storage ? storage->size() : 0;
+  if (have < need)
+    invalid(what + " needs " + std::to_string(need) + " bytes, its constant buffer has " + std::to_string(have));
+  return storage ? storage->data() : nullptr;
+}
+
+void XnnpackDelegate::loadConstant(uint32_t vi) {
+  Value& v = values_[vi];
+  if (v.constData != nullptr) return;
+  const uint64_t need = storedBytes(v);
+  const uint8_t* bytes = constantBytes(v.constantIdx, need, "constant value " + std::to_string(vi));
   if (need == 0) {
     v.constData = v.constCopy.ensure(1, memoryLimit_);
     return;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../microkernels/qd8_gemm.h"
 #include "../../runtime/tensor.h"
 #include "xnnpack_buffer.h"
 #include "xnnpack_kernels.h"
@@ -61,6 +62,8 @@ enum class Op : uint8_t {
   Quantize,        // Convert fp32 -> qint8 (per tensor)
   Dequantize,      // Convert qint8 (per tensor) -> fp32
   QFullyConnected, // qint8 input/filter/output, qint32 bias (static per-tensor quantization)
+  DynamicQuantize, // Convert fp32 -> qdint8 (per-row scale and zero point chosen per call)
+  QD8FullyConnected, // qdint8 input x qbint4 / qcint4 / qcint8 filter -> fp32 (our microkernels)
 };
 
 struct Value {
@@ -71,6 +74,9 @@ struct Value {
   bool perTensor = false;  // quantized with PerTensorQuant
   float qscale = 1.0f;
   int32_t qzp = 0;
+  const fx::PerChannelQuant* perChannel = nullptr;            // qcint4 / qcint8 filters
+  const fx::PerChannelGroupQuant* perChannelGroup = nullptr;  // qbint4 filters
+  int32_t dynamicNonBatchDims = 0;                            // qdint8 (PerTokenDynamicQuant): > 0
   size_t elemSize = 4;     // bytes per element: 1 for qint8
   DT dqDatatype = DT::xnn_datatype_invalid;
   Shape dims;  // serialized
@@ -92,6 +98,7 @@ struct Value {
   bool copyBack = false;     // output computed in `scratch`, copied into the tensor afterwards
   Buffer scratch;            // padded copy of an external tensor for XNNPACK reads / aligned writes
   Buffer owned;              // memory for an output tensor that has none of its own
+  Buffer rowParams;          // qdint8: mk::QD8Params of each row
 };
 
 struct Node {
@@ -122,6 +129,7 @@ struct Node {
   size_t newH = 0, newW = 0;
 
   XnnOp xop;
+  std::unique_ptr<mk::PackedWeights> packed;  // QD8FullyConnected: the filter, packed once at init
   BinarySetup setupBinary = nullptr;  // with xop for Op::Binary
   UnarySetup setupUnary = nullptr;    // with xop for Op::XnnUnary
   size_t xopChannels = 0;  // channels the lazily created operator was made for
@@ -138,6 +146,8 @@ std::string nodeLabel(const Node& n);
 std::string shapeStr(const Shape& s);
 // numel with overflow and sanity checks; false when absurd.
 bool checkedNumel(const Shape& s, uint64_t* out);
+// Bytes a constant value occupies in the payload (4-bit values: two per byte, rows padded).
+uint64_t storedBytes(const Value& v);
 
 }  // namespace xnnpack
 }  // namespace etn

@@ -259,6 +259,11 @@ void XnnpackDelegate::parseConvert(Node& n, const fx::_XNNNode1x1* t) {
   const Value& vi = values_[i];
   const bool inF32 = vi.dtype == DT::xnn_datatype_fp32 && !vi.quantized;
   const bool outF32 = vo.dtype == DT::xnn_datatype_fp32 && !vo.quantized;
+  if (inF32 && vi.dqDatatype == DT::xnn_datatype_invalid && vo.dtype == DT::xnn_datatype_qdint8 &&
+      vo.dynamicNonBatchDims > 0) {
+    parseDynamicQuantize(n, i, o);
+    return;
+  }
   if (inF32 && isQs8(o) && vi.dqDatatype == DT::xnn_datatype_invalid) {
     n.in = {i};
     n.out = o;
@@ -283,6 +288,11 @@ void XnnpackDelegate::parseConvert(Node& n, const fx::_XNNNode1x1* t) {
 // Fully connected, convolution, pooling, resize
 
 void XnnpackDelegate::parseFullyConnected(Node& n, const fx::XNNFullyConnected* t) {
+  const auto in = idToValue_.find(t->input1_id());
+  if (in != idToValue_.end() && values_[in->second].dtype == DT::xnn_datatype_qdint8) {
+    parseQD8FullyConnected(n, t);
+    return;
+  }
   n.op = Op::FullyConnected;
   n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
   n.out = valueRef(n, t->output_id(), "output");

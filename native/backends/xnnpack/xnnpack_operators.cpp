@@ -95,9 +95,12 @@ void XnnpackDelegate::check(const Node& n, xnn_status s, const char* stage) cons
 }
 
 void XnnpackDelegate::createOperators() {
-  for (Node& n : nodes_)
-    if (!reference_ || n.op == Op::Quantize || n.op == Op::Dequantize || n.op == Op::QFullyConnected)
+  for (Node& n : nodes_) {
+    if (n.op == Op::QD8FullyConnected)
+      packQD8Weights(n);
+    else if (!reference_ || n.op == Op::Quantize || n.op == Op::Dequantize || n.op == Op::QFullyConnected)
       createOperator(n);
+  }
 }
 
 void XnnpackDelegate::createOperator(Node& n) {

@@ -247,6 +247,12 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
                                                       reinterpret_cast<const int8_t*>(src(n.in[0])),
                                                       reinterpret_cast<int8_t*>(out), pool_));
       break;
+    case Op::DynamicQuantize:
+      runDynamicQuantize(n);
+      break;
+    case Op::QD8FullyConnected:
+      runQD8FullyConnected(n);
+      break;
     case Op::Transpose:
       xnnk::transpose(src(n.in[0]), x, n.a, out);
       break;

@@ -54,9 +54,11 @@ Shape XnnpackDelegate::inferShape(const Node& n) {
     case Op::Softmax:
     case Op::Quantize:
     case Op::Dequantize:
+    case Op::DynamicQuantize:
       return x;
     case Op::FullyConnected:
-    case Op::QFullyConnected: {
+    case Op::QFullyConnected:
+    case Op::QD8FullyConnected: {
       if (x.empty() || x.back() != n.ic)
         bad("input " + shapeStr(x) + " does not end in " + std::to_string(n.ic) + " input channels");
       out = x;
