@@ -1,4 +1,4 @@
-import * as os from 'os';
+import { physicalCores } from './cpu';
 import { ExecuTorchError, toExecuTorchError } from './errors';
 import { NativeMethodMeta, NativeProgramHandle, NativeProgramInfo, native } from './native';
 import { Value, fromNativeValue, toNativeInput } from './values';
@@ -6,7 +6,7 @@ import { Value, fromNativeValue, toNativeInput } from './values';
 export interface ProgramLoadOptions {
   /** External weight files (.ptd) the program refers to, as paths or bytes. */
   dataFiles?: Array<string | Uint8Array>;
-  /** Threads for parallel kernels and delegates; default: the number of CPUs. */
+  /** Threads for parallel kernels and delegates (one pool per program); default: the physical cores. */
   threads?: number;
   /**
    * Most bytes of planned (activation + mutable state) memory one method may
@@ -36,7 +36,7 @@ export class Program {
 
   /** Memory-maps and verifies a program file (or copies a buffer) off the main thread. */
   static async load(source: string | Uint8Array | ArrayBuffer, options: ProgramLoadOptions = {}): Promise<Program> {
-    const threads = options.threads ?? defaultThreads();
+    const threads = options.threads ?? physicalCores();
     if (!Number.isInteger(threads) || threads < 1 || threads > 1024)
       throw new ExecuTorchError('InvalidArgument', `threads must be an integer in 1..1024, got ${String(threads)}`);
     const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
@@ -133,6 +133,4 @@ export class Program {
   }
 }
 
-function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
+

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <pthreadpool.h>
+
 #include "error.h"
 #include "evalue.h"
 
@@ -26,10 +28,13 @@ struct Scalar {
 
 class KernelArgs {
  public:
-  KernelArgs(const std::string& op, EValue** values, size_t count)
-      : op_(op), values_(values), count_(count) {}
+  KernelArgs(const std::string& op, EValue** values, size_t count, pthreadpool_t threadpool = nullptr)
+      : op_(op), values_(values), count_(count), threadpool_(threadpool) {}
 
   const std::string& op() const { return op_; }
+  // The program's worker threads (nullptr: run on the calling thread). Kernels that
+  // parallelise share it with the backends.
+  pthreadpool_t threadpool() const { return threadpool_; }
   size_t size() const { return count_; }
   EValue& at(size_t i) const;
 
@@ -68,6 +73,7 @@ class KernelArgs {
   const std::string& op_;
   EValue** values_;
   size_t count_;
+  pthreadpool_t threadpool_;
 };
 
 using KernelFn = void (*)(KernelArgs& args);

@@ -528,7 +528,7 @@ void Method::callKernel(const Instr& instr, size_t chainIndex, size_t pc) {
       fail(ErrorCode::InvalidProgram, where(chainIndex, pc), " (", op, "): argument ", k,
            " is a tensor with no memory (not planned, constant or an input)");
   }
-  KernelArgs args(op, const_cast<EValue**>(instr.args.data()), instr.args.size());
+  KernelArgs args(op, const_cast<EValue**>(instr.args.data()), instr.args.size(), options_.threadpool);
   try {
     kernels_[static_cast<size_t>(instr.a)](args);
   } catch (const Error& e) {

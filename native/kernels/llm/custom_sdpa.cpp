@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include <pthreadpool.h>
+
 #include "../kernel_util.h"
 #include "kv_cache_util.h"
 
@@ -144,156 +146,189 @@ inline void axpy(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void runAttention(const AttentionPlan& p) {
+// Per-thread working memory of one tile.
+struct TileScratch {
+  std::vector<float> qt, acc, sc, rowMax, rowSum, kbuf, vbuf, outRow;
+  std::vector<int64_t> rowPos, rowHead;
+  void reserve(int64_t D) {
+    const size_t d = static_cast<size_t>(D);
+    qt.resize(kRowTile * d);
+    acc.resize(kRowTile * d);
+    sc.resize(static_cast<size_t>(kRowTile * kKeyBlock));
+    rowMax.resize(kRowTile);
+    rowSum.resize(kRowTile);
+    rowPos.resize(kRowTile);
+    rowHead.resize(kRowTile);
+    kbuf.resize(static_cast<size_t>(kKeyBlock) * d);
+    vbuf.resize(static_cast<size_t>(kKeyBlock) * d);
+    outRow.resize(d);
+  }
+};
+
+// Query rows [r0, r0 + kRowTile) of (batch b, kv head kvh): the rows of all query
+// heads sharing that kv head, ordered (position, head in group).
+void attendTile(const AttentionPlan& p, int64_t b, int64_t kvh, int64_t r0, TileScratch& s) {
   const int64_t D = p.D;
   const int64_t reps = p.Hq / p.Hkv;
-  const int64_t rows = p.Sq * reps;  // query rows per (batch, kv head): (position, head in group)
-  if (p.B == 0 || rows == 0 || D == 0) return;
+  const int64_t rows = p.Sq * reps;
   const float negInf = -std::numeric_limits<float>::infinity();
-
-  std::vector<float> qt(static_cast<size_t>(kRowTile * D));
-  std::vector<float> acc(static_cast<size_t>(kRowTile * D));
-  std::vector<float> sc(static_cast<size_t>(kRowTile * kKeyBlock));
-  std::vector<float> rowMax(kRowTile), rowSum(kRowTile);
-  std::vector<int64_t> rowPos(kRowTile), rowHead(kRowTile);
-  std::vector<float> kbuf, vbuf;
   const bool kDirect = p.k.direct(0, 0, 0) != nullptr;
   const bool vDirect = p.v.direct(0, 0, 0) != nullptr;
-  if (!kDirect) kbuf.resize(static_cast<size_t>(kKeyBlock * D));
-  if (!vDirect) vbuf.resize(static_cast<size_t>(kKeyBlock * D));
-  std::vector<float> outRow(static_cast<size_t>(D));
+  s.reserve(D);
+  const int64_t nr = std::min(kRowTile, rows - r0);
+  for (int64_t r = 0; r < nr; ++r) {
+    s.rowPos[r] = (r0 + r) / reps;
+    s.rowHead[r] = kvh * reps + (r0 + r) % reps;
+    p.q.loadRow(b, s.rowPos[r], s.rowHead[r], D, p.scale, s.qt.data() + r * D);
+    s.rowMax[r] = negInf;
+    s.rowSum[r] = 0.0f;
+  }
+  std::fill(s.acc.begin(), s.acc.begin() + nr * D, 0.0f);
 
-  for (int64_t b = 0; b < p.B; ++b) {
-    for (int64_t kvh = 0; kvh < p.Hkv; ++kvh) {
-      for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
-        const int64_t nr = std::min(kRowTile, rows - r0);
-        for (int64_t r = 0; r < nr; ++r) {
-          rowPos[r] = (r0 + r) / reps;
-          rowHead[r] = kvh * reps + (r0 + r) % reps;
-          p.q.loadRow(b, rowPos[r], rowHead[r], D, p.scale, qt.data() + r * D);
-          rowMax[r] = negInf;
-          rowSum[r] = 0.0f;
-        }
-        std::fill(acc.begin(), acc.begin() + nr * D, 0.0f);
+  // Keys this tile can see; the causal limit of its first row tells which blocks
+  // need per-element masking.
+  int64_t keysEnd = p.numKeys;
+  int64_t firstLimit = keysEnd;
+  if (p.causal) {
+    keysEnd = std::min(keysEnd, p.startPos + s.rowPos[nr - 1] + 1);
+    firstLimit = std::min(keysEnd, p.startPos + s.rowPos[0] + 1);
+  }
 
-        // Keys this tile can see; the causal limit of its first row tells which blocks
-        // need per-element masking.
-        int64_t keysEnd = p.numKeys;
-        int64_t firstLimit = keysEnd;
-        if (p.causal) {
-          keysEnd = std::min(keysEnd, p.startPos + rowPos[nr - 1] + 1);
-          firstLimit = std::min(keysEnd, p.startPos + rowPos[0] + 1);
-        }
+  for (int64_t n0 = 0; n0 < keysEnd; n0 += kKeyBlock) {
+    const int64_t nb = std::min(kKeyBlock, keysEnd - n0);
 
-        for (int64_t n0 = 0; n0 < keysEnd; n0 += kKeyBlock) {
-          const int64_t nb = std::min(kKeyBlock, keysEnd - n0);
+    // Keys of this block as float rows.
+    const float* kBase;
+    int64_t ldk;
+    if (kDirect) {
+      kBase = p.k.direct(b, n0, kvh);
+      ldk = p.k.sS;
+    } else {
+      for (int64_t c = 0; c < nb; ++c) p.k.loadRow(b, n0 + c, kvh, D, 1.0f, s.kbuf.data() + c * D);
+      kBase = s.kbuf.data();
+      ldk = D;
+    }
 
-          // Keys of this block as float rows.
-          const float* kBase;
-          int64_t ldk;
-          if (kDirect) {
-            kBase = p.k.direct(b, n0, kvh);
-            ldk = p.k.sS;
-          } else {
-            for (int64_t c = 0; c < nb; ++c) p.k.loadRow(b, n0 + c, kvh, D, 1.0f, kbuf.data() + c * D);
-            kBase = kbuf.data();
-            ldk = D;
-          }
-
-          // scores = (scale * q) . k
+    // scores = (scale * q) . k
+    for (int64_t c = 0; c < nb; ++c) {
+      const float* kr = kBase + c * ldk;
+      for (int64_t r = 0; r < nr; ++r) s.sc[r * kKeyBlock + c] = dot(s.qt.data() + r * D, kr, D);
+    }
+    if (p.mask) {
+      for (int64_t r = 0; r < nr; ++r) {
+        float* row = s.sc.data() + r * kKeyBlock;
+        const int64_t base = s.rowPos[r] * p.Skv + n0;
+        if (p.maskType == ScalarType::Float) {
           for (int64_t c = 0; c < nb; ++c) {
-            const float* kr = kBase + c * ldk;
-            for (int64_t r = 0; r < nr; ++r) sc[r * kKeyBlock + c] = dot(qt.data() + r * D, kr, D);
+            float m;
+            std::memcpy(&m, p.mask + (base + c) * 4, 4);
+            row[c] += m;
           }
-          if (p.mask) {
-            for (int64_t r = 0; r < nr; ++r) {
-              float* row = sc.data() + r * kKeyBlock;
-              const int64_t base = rowPos[r] * p.Skv + n0;
-              if (p.maskType == ScalarType::Float) {
-                for (int64_t c = 0; c < nb; ++c) {
-                  float m;
-                  std::memcpy(&m, p.mask + (base + c) * 4, 4);
-                  row[c] += m;
-                }
-              } else {
-                for (int64_t c = 0; c < nb; ++c) row[c] += loadF(p.mask, p.maskType, base + c);
-              }
-            }
-          }
-          if (p.causal && n0 + nb > firstLimit) {
-            for (int64_t r = 0; r < nr; ++r) {
-              const int64_t firstHidden = p.startPos + rowPos[r] + 1 - n0;
-              float* row = sc.data() + r * kKeyBlock;
-              for (int64_t c = std::max<int64_t>(firstHidden, 0); c < nb; ++c) row[c] = negInf;
-            }
-          }
-
-          // Online softmax: rescale what was accumulated when the running max grows.
-          for (int64_t r = 0; r < nr; ++r) {
-            float* row = sc.data() + r * kKeyBlock;
-            float blockMax = negInf;
-            for (int64_t c = 0; c < nb; ++c)
-              if (row[c] > blockMax) blockMax = row[c];
-            const float newMax = std::max(rowMax[r], blockMax);
-            if (newMax == negInf) {  // everything so far is masked out
-              for (int64_t c = 0; c < nb; ++c) row[c] = 0.0f;
-              continue;
-            }
-            float s = 0.0f;
-            for (int64_t c = 0; c < nb; ++c) {
-              const float e = std::exp(row[c] - newMax);
-              row[c] = e;
-              s += e;
-            }
-            if (newMax != rowMax[r]) {
-              const float alpha = std::exp(rowMax[r] - newMax);  // 0 when the old max was -inf
-              rowSum[r] *= alpha;
-              float* a = acc.data() + r * D;
-              for (int64_t d = 0; d < D; ++d) a[d] *= alpha;
-              rowMax[r] = newMax;
-            }
-            rowSum[r] += s;
-          }
-
-          // acc += P . V
-          const float* vBase;
-          int64_t ldv;
-          if (vDirect) {
-            vBase = p.v.direct(b, n0, kvh);
-            ldv = p.v.sS;
-          } else {
-            for (int64_t c = 0; c < nb; ++c) p.v.loadRow(b, n0 + c, kvh, D, 1.0f, vbuf.data() + c * D);
-            vBase = vbuf.data();
-            ldv = D;
-          }
-          for (int64_t c = 0; c < nb; ++c) {
-            const float* vr = vBase + c * ldv;
-            for (int64_t r = 0; r < nr; ++r) {
-              const float w = sc[r * kKeyBlock + c];
-              if (w != 0.0f) axpy(acc.data() + r * D, w, vr, D);
-            }
-          }
-        }
-
-        // out = acc / sum (0 / 0 = NaN for a row that saw no key).
-        for (int64_t r = 0; r < nr; ++r) {
-          const float sum = rowSum[r];
-          const float* a = acc.data() + r * D;
-          const int64_t off = b * p.oB + rowPos[r] * p.oS + rowHead[r] * p.oH;
-          if (sum > 0.0f) {
-            const float inv = 1.0f / sum;
-            for (int64_t d = 0; d < D; ++d) outRow[d] = a[d] * inv;
-          } else {
-            for (int64_t d = 0; d < D; ++d) outRow[d] = a[d] / sum;
-          }
-          if (p.outType == ScalarType::Float) {
-            std::memcpy(p.out + off * 4, outRow.data(), static_cast<size_t>(D) * 4);
-          } else {
-            for (int64_t d = 0; d < D; ++d) storeF(p.out, p.outType, off + d, outRow[d]);
-          }
+        } else {
+          for (int64_t c = 0; c < nb; ++c) row[c] += loadF(p.mask, p.maskType, base + c);
         }
       }
     }
+    if (p.causal && n0 + nb > firstLimit) {
+      for (int64_t r = 0; r < nr; ++r) {
+        const int64_t firstHidden = p.startPos + s.rowPos[r] + 1 - n0;
+        float* row = s.sc.data() + r * kKeyBlock;
+        for (int64_t c = std::max<int64_t>(firstHidden, 0); c < nb; ++c) row[c] = negInf;
+      }
+    }
+
+    // Online softmax: rescale what was accumulated when the running max grows.
+    for (int64_t r = 0; r < nr; ++r) {
+      float* row = s.sc.data() + r * kKeyBlock;
+      float blockMax = negInf;
+      for (int64_t c = 0; c < nb; ++c)
+        if (row[c] > blockMax) blockMax = row[c];
+      const float newMax = std::max(s.rowMax[r], blockMax);
+      if (newMax == negInf) {  // everything so far is masked out
+        for (int64_t c = 0; c < nb; ++c) row[c] = 0.0f;
+        continue;
+      }
+      float blockSum = 0.0f;
+      for (int64_t c = 0; c < nb; ++c) {
+        const float e = std::exp(row[c] - newMax);
+        row[c] = e;
+        blockSum += e;
+      }
+      if (newMax != s.rowMax[r]) {
+        const float alpha = std::exp(s.rowMax[r] - newMax);  // 0 when the old max was -inf
+        s.rowSum[r] *= alpha;
+        float* a = s.acc.data() + r * D;
+        for (int64_t d = 0; d < D; ++d) a[d] *= alpha;
+        s.rowMax[r] = newMax;
+      }
+      s.rowSum[r] += blockSum;
+    }
+
+    // acc += P . V
+    const float* vBase;
+    int64_t ldv;
+    if (vDirect) {
+      vBase = p.v.direct(b, n0, kvh);
+      ldv = p.v.sS;
+    } else {
+      for (int64_t c = 0; c < nb; ++c) p.v.loadRow(b, n0 + c, kvh, D, 1.0f, s.vbuf.data() + c * D);
+      vBase = s.vbuf.data();
+      ldv = D;
+    }
+    for (int64_t c = 0; c < nb; ++c) {
+      const float* vr = vBase + c * ldv;
+      for (int64_t r = 0; r < nr; ++r) {
+        const float w = s.sc[r * kKeyBlock + c];
+        if (w != 0.0f) axpy(s.acc.data() + r * D, w, vr, D);
+      }
+    }
+  }
+
+  // out = acc / sum (0 / 0 = NaN for a row that saw no key).
+  for (int64_t r = 0; r < nr; ++r) {
+    const float sum = s.rowSum[r];
+    const float* a = s.acc.data() + r * D;
+    const int64_t off = b * p.oB + s.rowPos[r] * p.oS + s.rowHead[r] * p.oH;
+    if (sum > 0.0f) {
+      const float inv = 1.0f / sum;
+      for (int64_t d = 0; d < D; ++d) s.outRow[d] = a[d] * inv;
+    } else {
+      for (int64_t d = 0; d < D; ++d) s.outRow[d] = a[d] / sum;
+    }
+    if (p.outType == ScalarType::Float) {
+      std::memcpy(p.out + off * 4, s.outRow.data(), static_cast<size_t>(D) * 4);
+    } else {
+      for (int64_t d = 0; d < D; ++d) storeF(p.out, p.outType, off + d, s.outRow[d]);
+    }
+  }
+}
+
+struct AttentionTasks {
+  const AttentionPlan* plan;
+  int64_t tilesPerHead;
+};
+
+void attendTask(void* context, size_t task) {
+  const auto* t = static_cast<const AttentionTasks*>(context);
+  const AttentionPlan& p = *t->plan;
+  thread_local TileScratch scratch;
+  const int64_t i = static_cast<int64_t>(task);
+  const int64_t tile = i % t->tilesPerHead;
+  const int64_t head = i / t->tilesPerHead;
+  attendTile(p, head / p.Hkv, head % p.Hkv, tile * kRowTile, scratch);
+}
+
+// Tiles are independent (each writes its own output rows), so they run in parallel
+// over the program's thread pool: heads and row tiles for prefill, heads for decode.
+void runAttention(const AttentionPlan& p, pthreadpool_t pool) {
+  const int64_t rows = p.Sq * (p.Hq / p.Hkv);
+  if (p.B == 0 || rows == 0 || p.D == 0) return;
+  AttentionTasks tasks{&p, (rows + kRowTile - 1) / kRowTile};
+  const size_t count = static_cast<size_t>(p.B * p.Hkv * tasks.tilesPerHead);
+  if (pool != nullptr && count > 1) {
+    pthreadpool_parallelize_1d(pool, attendTask, &tasks, count, 0);
+  } else {
+    for (size_t i = 0; i < count; ++i) attendTask(&tasks, i);
   }
 }
 
@@ -440,7 +475,7 @@ void custom_sdpa_out(KernelArgs& args) {
       planAttention(args, args.tensor(0), args.tensor(1), args.tensor(2), args.toInt(3),
                     args.optTensor(4), args.toBool(6), args.optDouble(7), args.tensor(8), false,
                     nullptr);
-  runAttention(p);
+  runAttention(p, args.threadpool());
 }
 
 void sdpa_with_kv_cache_out(KernelArgs& args) {
@@ -465,7 +500,7 @@ void sdpa_with_kv_cache_out(KernelArgs& args) {
                                         false, nullptr);
   llm::copyIntoCache(k, kCache, startPos);
   llm::copyIntoCache(v, vCache, startPos);
-  runAttention(p);
+  runAttention(p, args.threadpool());
 }
 
 void custom_quantized_sdpa_out(KernelArgs& args) {
@@ -481,7 +516,7 @@ void custom_quantized_sdpa_out(KernelArgs& args) {
       planAttention(args, args.tensor(0), args.tensor(1), args.tensor(2), args.toInt(3),
                     args.optTensor(4), args.toBool(6), args.optDouble(7), args.tensor(15),
                     seqAtDim2, qp);
-  runAttention(p);
+  runAttention(p, args.threadpool());
 }
 
 }  // namespace
