@@ -146,6 +146,19 @@ inline void axpy(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+// Rows n0..n0+nb of kv head `kvh` as float rows `*ld` apart: read in place when the
+// cache is float32 and contiguous, otherwise converted into `buffer`.
+const float* blockRows(const Operand& t, bool direct, int64_t b, int64_t n0, int64_t kvh, int64_t nb, int64_t D,
+                       float* buffer, int64_t* ld) {
+  if (direct) {
+    *ld = t.sS;
+    return t.direct(b, n0, kvh);
+  }
+  for (int64_t c = 0; c < nb; ++c) t.loadRow(b, n0 + c, kvh, D, 1.0f, buffer + c * D);
+  *ld = D;
+  return buffer;
+}
+
 // Per-thread working memory of one tile.
 struct TileScratch {
   std::vector<float> qt, acc, sc, rowMax, rowSum, kbuf, vbuf, outRow;
@@ -198,16 +211,8 @@ void attendTile(const AttentionPlan& p, int64_t b, int64_t kvh, int64_t r0, Tile
     const int64_t nb = std::min(kKeyBlock, keysEnd - n0);
 
     // Keys of this block as float rows.
-    const float* kBase;
     int64_t ldk;
-    if (kDirect) {
-      kBase = p.k.direct(b, n0, kvh);
-      ldk = p.k.sS;
-    } else {
-      for (int64_t c = 0; c < nb; ++c) p.k.loadRow(b, n0 + c, kvh, D, 1.0f, s.kbuf.data() + c * D);
-      kBase = s.kbuf.data();
-      ldk = D;
-    }
+    const float* kBase = blockRows(p.k, kDirect, b, n0, kvh, nb, D, s.kbuf.data(), &ldk);
 
     // scores = (scale * q) . k
     for (int64_t c = 0; c < nb; ++c) {
@@ -265,16 +270,8 @@ void attendTile(const AttentionPlan& p, int64_t b, int64_t kvh, int64_t r0, Tile
     }
 
     // acc += P . V
-    const float* vBase;
     int64_t ldv;
-    if (vDirect) {
-      vBase = p.v.direct(b, n0, kvh);
-      ldv = p.v.sS;
-    } else {
-      for (int64_t c = 0; c < nb; ++c) p.v.loadRow(b, n0 + c, kvh, D, 1.0f, s.vbuf.data() + c * D);
-      vBase = s.vbuf.data();
-      ldv = D;
-    }
+    const float* vBase = blockRows(p.v, vDirect, b, n0, kvh, nb, D, s.vbuf.data(), &ldv);
     for (int64_t c = 0; c < nb; ++c) {
       const float* vr = vBase + c * ldv;
       for (int64_t r = 0; r < nr; ++r) {
