@@ -152,6 +152,14 @@ def build_checkpoint(name, folder):
     cfg = build_config(spec)
     torch.manual_seed(SEED)
     model = getattr(transformers, spec["cls"])(cfg).eval()
+    if name == "gemma3mm":
+        # transformers creates the projector's input projection as zeros and its random init
+        # leaves it so: every image feature would be 0 and the vision path would go untested.
+        gen = torch.Generator().manual_seed(SEED + 1)
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                if pname.endswith("mm_input_projection_weight"):
+                    p.normal_(0.0, 0.2, generator=gen)
     model.save_pretrained(folder)
     if name == "gemma3mm":
         with open(Path(folder) / "preprocessor_config.json", "w") as f:
@@ -612,6 +620,8 @@ def process(name, model, qlinear, qembedding, steps, out_dir, work, ckpts, rt, v
                 e = m.get_input_embeddings()(torch.tensor([prompt]))
             eager["imageFeatures" if label == "float" else "quantizedImageFeatures"] = to_value(f)
             eager["tokenEmbedding" if label == "float" else "quantizedTokenEmbedding"] = to_value(e)
+            if not float(f.abs().max()) > 0:
+                raise RuntimeError("the image features are all zero: the vision path would go untested")
             comparisons[label]["visionEncoderMaxAbs"] = float((et_feats - f.reshape(et_feats.shape)).abs().max())
             comparisons[label]["tokenEmbeddingMaxAbs"] = float((et_emb - e).abs().max())
         del m
