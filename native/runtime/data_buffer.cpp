@@ -66,6 +66,15 @@ std::shared_ptr<DataBuffer> DataBuffer::copyOf(const void* data, size_t size,
   return buf;
 }
 
+void DataBuffer::releasePages(const void* p, size_t n) const {
+  if (!mapped_ || n == 0) return;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p), lo = reinterpret_cast<uintptr_t>(data_);
+  if (a < lo || a - lo > size_ || n > size_ - (a - lo)) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = (a + page - 1) / page * page, end = (a + n) / page * page;
+  if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
 DataBuffer::~DataBuffer() {
   if (data_ == nullptr) return;
   if (mapped_) {

@@ -31,6 +31,11 @@ class DataBuffer {
   const std::string& name() const { return name_; }  // path or "<buffer>", for messages
   // Bounds-checked sub-range; nullopt-like empty span with ok=false when out of range.
   bool range(uint64_t offset, uint64_t length, ByteSpan* out) const;
+  // Gives the whole pages inside [p, p + n) of a mapped file back to the OS once
+  // their contents live elsewhere (weights packed into another layout). A later
+  // read faults them in again from the file, so this is safe even if another user
+  // of the same bytes comes along. No-op for copies and for ranges outside this buffer.
+  void releasePages(const void* p, size_t n) const;
 
  private:
   DataBuffer() = default;

@@ -211,6 +211,11 @@ ByteSpan Program::delegatePayload(const fb::BackendDelegateDataReference* ref,
        static_cast<int>(ref->location()));
 }
 
+void Program::releasePages(const void* p, size_t n) const {
+  buffer_->releasePages(p, n);
+  for (const auto& f : dataFiles_) f->buffer().releasePages(p, n);
+}
+
 bool Program::findNamedData(const std::string& key, NamedBlob* out) const {
   auto it = namedData_.find(key);
   if (it != namedData_.end()) {

@@ -54,6 +54,8 @@ class Program {
   bool findNamedData(const std::string& key, NamedBlob* out) const;
   const std::map<std::string, size_t>& namedDataSegments() const { return namedData_; }
   const std::vector<std::shared_ptr<PtdFile>>& dataFiles() const { return dataFiles_; }
+  // See DataBuffer::releasePages: for bytes of this program or of its .ptd files.
+  void releasePages(const void* p, size_t n) const;
 
  private:
   void parseHeader();

@@ -30,6 +30,7 @@ class PtdFile {
   const NamedBlob* find(const std::string& key) const;
   const std::map<std::string, NamedBlob>& entries() const { return entries_; }
   const std::string& name() const { return buffer_->name(); }
+  const DataBuffer& buffer() const { return *buffer_; }
 
  private:
   std::shared_ptr<DataBuffer> buffer_;

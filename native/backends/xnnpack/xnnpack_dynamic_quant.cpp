@@ -144,6 +144,8 @@ void XnnpackDelegate::packQD8Weights(Node& n) {
   src.bias = n.bias >= 0 ? values_[static_cast<size_t>(n.bias)].constData : nullptr;
   try {
     n.packed = std::make_unique<mk::PackedWeights>(mk::pack_qd8_weights(src, pool_));
+    // The packed copy is all that is read from now on: weights stay in memory once.
+    program_.releasePages(f.constData, storedBytes(f));
   } catch (const Error& e) {
     invalid(nodeLabel(n) + ": " + e.what());
   } catch (const std::bad_alloc&) {
