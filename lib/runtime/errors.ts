@@ -2,6 +2,7 @@
 export type ExecuTorchErrorCode =
   | 'InvalidProgram'
   | 'InvalidArgument'
+  | 'InvalidCheckpoint'
   | 'OperatorMissing'
   | 'BackendNotAvailable'
   | 'NotSupported'
@@ -14,7 +15,7 @@ export type ExecuTorchErrorCode =
   | 'NativeModuleMissing';
 
 const KNOWN_CODES = new Set<string>([
-  'InvalidProgram', 'InvalidArgument', 'OperatorMissing', 'BackendNotAvailable', 'NotSupported',
+  'InvalidProgram', 'InvalidArgument', 'InvalidCheckpoint', 'OperatorMissing', 'BackendNotAvailable', 'NotSupported',
   'OutOfMemory', 'NotFound', 'IoError', 'Internal', 'Disposed', 'Aborted', 'NativeModuleMissing',
 ]);
 
