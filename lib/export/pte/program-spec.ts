@@ -50,7 +50,11 @@ export type EValueSpec =
   | { kind: 'double'; value: number }
   | { kind: 'string'; value: string }
   | { kind: 'tensor'; tensor: TensorSpec }
-  | { kind: 'intList'; items: Array<number | bigint> }
+  /**
+   * Items are indices of Int values in the method's `values` (that is how the schema's
+   * IntList works: an item may be a symbolic size computed at run time), not the ints.
+   */
+  | { kind: 'intList'; items: number[] }
   | { kind: 'doubleList'; items: number[] }
   | { kind: 'boolList'; items: boolean[] }
   | { kind: 'tensorList'; items: number[] }
