@@ -21,10 +21,14 @@ export type ScalarTypeName =
   | 'bool'
   | 'bfloat16';
 
-/** Bytes produced on demand (at write time), with their length known up front. */
+/**
+ * Bytes produced on demand (at write time), with their length known up front. `read`
+ * may be async (a weight read from a checkpoint and quantized); the writer awaits it
+ * and reads each source once.
+ */
 export interface ByteSource {
   readonly size: number;
-  read(): Uint8Array;
+  read(): Uint8Array | Promise<Uint8Array>;
 }
 
 export interface TensorSpec {
