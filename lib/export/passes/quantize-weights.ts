@@ -1,0 +1,127 @@
+// Weight quantization math, as torchao computes it for the qlinear / qembedding
+// configs optimum-executorch uses: symmetric, scale-only, deterministic, with
+// torchao's "hqq_scale_only" choice of scales (optimum's default qparams algorithm):
+//
+//   start: scale = max(max|w| / qabs, eps) per group (qabs = 8 for int4, 128 for int8)
+//   repeat (at most 20 times): q = clamp(round_half_even(w / scale), qmin, qmax);
+//       scale = max(sum(w q) / sum(q q), eps) (the least-squares scale for these q;
+//       unchanged where sum(q q) = 0); stop once no scale of the tensor moved by more
+//       than 1e-5 relative
+//   finally q = clamp(round_half_even(w / scale), qmin, qmax)
+//
+// int4 groups of 32 (8da4w, 4w) and int8 rows (8da8w, 8w, qembedding 8w). Products
+// and quotients are float32 as in torch; the two sums are accumulated in float64 and
+// rounded once. The int4 codes and bf16 scales of 8da4w then equal the official
+// export's byte for byte; float32 int8-row scales differ from torch's by <= 3 ulps.
+import { ExecuTorchError } from '../../runtime/errors';
+
+const F32_EPS = 1.1920928955078125e-7;
+
+export interface QuantizedRows {
+  /** [rows][cols] quantized values. */
+  q: Int8Array;
+  /** [rows][groupsPerRow] float32 scales. */
+  scales: Float32Array;
+  rows: number;
+  cols: number;
+  groupSize: number;
+}
+
+/** round half to even, as torch.round. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const HQQ_ITERATIONS = 20;
+const HQQ_TOLERANCE = 1e-5;
+
+/**
+ * Symmetric quantization of a [rows, cols] float32 matrix in groups of `groupSize`
+ * columns (groupSize = cols: one scale per row) to [qmin, qmax], scales by HQQ.
+ */
+export function quantizeSymmetric(w: Float32Array, rows: number, cols: number, groupSize: number, qmin: number, qmax: number): QuantizedRows {
+  if (cols % groupSize !== 0)
+    throw new ExecuTorchError('InvalidArgument', `${cols} input channels are not a multiple of the group size ${groupSize}`);
+  const groups = (rows * cols) / groupSize;
+  const q = new Int8Array(rows * cols);
+  const qabs = Math.max(Math.abs(qmin), Math.abs(qmax));
+  let scales = new Float32Array(groups);
+  for (let gi = 0; gi < groups; gi++) {
+    let maxAbs = 0;
+    for (let c = 0; c < groupSize; c++) maxAbs = Math.max(maxAbs, Math.abs(w[gi * groupSize + c]));
+    scales[gi] = Math.max(Math.fround(maxAbs / qabs), F32_EPS);
+  }
+  const quantizeGroup = (gi: number, scale: number) => {
+    for (let c = 0; c < groupSize; c++) {
+      const i = gi * groupSize + c;
+      q[i] = Math.min(qmax, Math.max(qmin, roundHalfEven(Math.fround(w[i] / scale))));
+    }
+  };
+  for (let it = 0; it < HQQ_ITERATIONS; it++) {
+    const next = new Float32Array(groups);
+    let moved = 0;
+    for (let gi = 0; gi < groups; gi++) {
+      quantizeGroup(gi, scales[gi]);
+      let num = 0;
+      let den = 0;
+      for (let c = 0; c < groupSize; c++) {
+        const i = gi * groupSize + c;
+        num += Math.fround(w[i] * q[i]);
+        den += q[i] * q[i];
+      }
+      const ls = den > 0 ? Math.fround(Math.fround(num) / Math.fround(den)) : scales[gi];
+      next[gi] = Math.abs(Math.max(ls, F32_EPS));
+      moved = Math.max(moved, Math.fround(Math.abs(next[gi] - scales[gi]) / Math.max(scales[gi], F32_EPS)));
+    }
+    scales = next;
+    if (moved < HQQ_TOLERANCE) break;
+  }
+  for (let gi = 0; gi < groups; gi++) quantizeGroup(gi, scales[gi]);
+  return { q, scales, rows, cols, groupSize };
+}
+
+export const quantizeInt4Groups = (w: Float32Array, rows: number, cols: number, groupSize: number) =>
+  quantizeSymmetric(w, rows, cols, groupSize, -8, 7);
+
+export const quantizeInt8Rows = (w: Float32Array, rows: number, cols: number) => quantizeSymmetric(w, rows, cols, cols, -128, 127);
+
+/** XNNPACK's 4-bit layout: v + 8, two per byte, the even column in the low nibble, rows padded to even. */
+export function packInt4LowFirst(q: Int8Array, rows: number, cols: number): Uint8Array {
+  const rowBytes = Math.ceil(cols / 2);
+  const out = new Uint8Array(rows * rowBytes);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c += 2) {
+      const lo = q[r * cols + c] + 8;
+      const hi = c + 1 < cols ? q[r * cols + c + 1] + 8 : 8;
+      out[r * rowBytes + c / 2] = lo | (hi << 4);
+    }
+  }
+  return out;
+}
+
+/** embedding_4bit's layout: v + 8, the even column in the HIGH nibble. */
+export function packInt4HighFirst(q: Int8Array, rows: number, cols: number): Uint8Array {
+  const rowBytes = Math.ceil(cols / 2);
+  const out = new Uint8Array(rows * rowBytes);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c += 2) {
+      const hi = q[r * cols + c] + 8;
+      const lo = c + 1 < cols ? q[r * cols + c + 1] + 8 : 8;
+      out[r * rowBytes + c / 2] = (hi << 4) | lo;
+    }
+  }
+  return out;
+}
+
+/** float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
+export function toBf16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const u = bits[i];
+    if ((u & 0x7fffffff) > 0x7f800000) out[i] = (u >>> 16) | 0x40;
+    else out[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
