@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../runtime/error.h"
+#include "../runtime/large_alloc.h"
 #include "qd8_gemm_internal.h"
 
 namespace etn::mk {
@@ -23,7 +24,7 @@ const char* weight_format_name(WeightFormat format) {
   return "?";
 }
 
-void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
+void PackedWeights::Free::operator()(uint8_t* p) const { largeFree(p, bytes); }
 
 namespace {
 
@@ -179,11 +180,11 @@ PackedWeights pack_qd8_weights(const WeightSource& src, pthreadpool_t pool) {
   w.tile_bytes = w.off_bias + 64;
   ETN_CHECK(w.tile_bytes <= std::numeric_limits<size_t>::max() / w.ntiles, ErrorCode::OutOfMemory,
             "qd8 weights: packed size overflows");
-  void* mem = nullptr;
-  if (posix_memalign(&mem, 64, w.ntiles * w.tile_bytes) != 0 || mem == nullptr) {
-    fail(ErrorCode::OutOfMemory, "qd8 weights: cannot allocate ", w.ntiles * w.tile_bytes, " bytes");
-  }
-  w.data.reset(static_cast<uint8_t*>(mem));
+  // Large and long-lived: mapped memory, returned to the OS when the program goes.
+  const size_t bytes = w.ntiles * w.tile_bytes;
+  void* mem = largeAlloc(bytes);
+  if (mem == nullptr) fail(ErrorCode::OutOfMemory, "qd8 weights: cannot allocate ", bytes, " bytes");
+  w.data = std::unique_ptr<uint8_t, PackedWeights::Free>(static_cast<uint8_t*>(mem), PackedWeights::Free{bytes});
 
   PackJob job{&src, &w, row_stride};
   const size_t threads = thread_count(pool);

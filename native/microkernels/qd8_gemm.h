@@ -68,6 +68,9 @@ struct PackedWeights {
   size_t bytes() const { return ntiles * tile_bytes; }
 
   struct Free {
+    Free() : bytes(0) {}
+    explicit Free(size_t n) : bytes(n) {}
+    size_t bytes;  // what was allocated (see runtime/large_alloc.h)
     void operator()(uint8_t* p) const;
   };
   std::unique_ptr<uint8_t, Free> data;

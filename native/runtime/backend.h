@@ -21,6 +21,22 @@ struct CompileSpec {
   std::vector<uint8_t> value;
 };
 
+// State the delegates of one method share. They run one at a time, so scratch
+// memory shared through here is sized for the largest delegate, not their sum.
+class MethodScratch {
+ public:
+  // The object stored under `key`, made (default-constructed) on first use.
+  template <class T>
+  std::shared_ptr<T> get(const std::string& key) {
+    std::shared_ptr<void>& p = items_[key];
+    if (!p) p = std::make_shared<T>();
+    return std::static_pointer_cast<T>(p);
+  }
+
+ private:
+  std::map<std::string, std::shared_ptr<void>> items_;
+};
+
 struct DelegateInitContext {
   const Program& program;          // named data, for weights stored outside the payload
   const std::string& methodName;
@@ -29,6 +45,7 @@ struct DelegateInitContext {
   std::vector<CompileSpec> compileSpecs;
   pthreadpool_t threadpool;  // the program's pool (Program.load's `threads`); null = caller's thread only
   uint64_t memoryLimit;      // bytes a delegate may allocate for its own buffers; 0 = no limit of ours
+  MethodScratch& scratch;    // shared with the method's other delegates
 };
 
 class DelegateHandle {

@@ -13,6 +13,9 @@ namespace etn {
 
 namespace {
 
+// Bytes mapped for a planned buffer of `s` bytes: the slack lets kernels over-read.
+size_t mappedSize(uint64_t s) { return static_cast<size_t>(s) + Tensor::kReadSlack; }
+
 // A hostile JumpFalse loop must end: no real program comes near this.
 constexpr uint64_t kMaxSteps = 10'000'000;
 
@@ -68,7 +71,7 @@ Method::~Method() {
 
 void Method::freePlannedMemory() {
   for (size_t k = 0; k < planned_.size(); ++k)
-    ::munmap(planned_[k], plannedSizes_[k] == 0 ? 1 : static_cast<size_t>(plannedSizes_[k]));
+    ::munmap(planned_[k], mappedSize(plannedSizes_[k]));
   planned_.clear();
 }
 
@@ -90,9 +93,10 @@ void Method::allocatePlannedMemory() {
     plannedSizes_.push_back(static_cast<uint64_t>(s));
   }
   // Anonymous mappings: page aligned and zero-filled lazily, so a big plan costs
-  // nothing until the program touches it.
+  // nothing until the program touches it. Each has Tensor::kReadSlack bytes more,
+  // so kernels may over-read the last tensor of a buffer too.
   for (uint64_t s : plannedSizes_) {
-    void* p = ::mmap(nullptr, s == 0 ? 1 : static_cast<size_t>(s), PROT_READ | PROT_WRITE,
+    void* p = ::mmap(nullptr, mappedSize(s), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
       plannedSizes_.resize(planned_.size());
@@ -303,6 +307,7 @@ void Method::parseTensor(size_t index, const fb::Tensor* t) {
     tensor->setData(planned);
   }
   ownsMemory_[index] = planned != nullptr;
+  tensor->setOverreadable(planned != nullptr);
   // else: no memory of its own; an input binds it, or a view kernel points it elsewhere.
   values_[index].tag = Tag::Tensor;
   values_[index].tensor = tensor.get();
@@ -367,7 +372,8 @@ void Method::initDelegates() {
                             program_->delegatePayload(d->processed(), "delegate " + std::to_string(i)),
                             {},
                             options_.threadpool,
-                            options_.memoryLimit};
+                            options_.memoryLimit,
+                            scratch_};
     if (d->compile_specs())
       for (const fb::CompileSpec* cs : *d->compile_specs()) {
         CompileSpec spec;

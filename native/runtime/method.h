@@ -82,6 +82,7 @@ class Method {
   std::vector<std::string> opNames_;
   std::vector<KernelFn> kernels_;
   std::string missingOperators_;
+  MethodScratch scratch_;  // before delegates_: they may hold parts of it
   std::vector<std::unique_ptr<DelegateHandle>> delegates_;
   std::vector<std::string> delegateIds_;
   std::vector<Chain> chains_;

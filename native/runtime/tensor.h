@@ -39,6 +39,11 @@ class Tensor {
   template <typename T>
   T* dataAs() const { return static_cast<T*>(data_); }
   void setData(void* p) { data_ = p; }
+  // Whether reading up to kReadSlack bytes past the end of the data cannot fault
+  // (planned memory has that slack), so vector kernels may over-read in place.
+  static constexpr size_t kReadSlack = 64;
+  bool overreadable() const { return overreadable_; }
+  void setOverreadable(bool v) { overreadable_ = v; }
 
   // Changes the sizes within the bound: static tensors must keep their sizes,
   // dynamic-bound ones may not exceed the bound's element count. Throws
@@ -58,6 +63,7 @@ class Tensor {
   int64_t numel_ = 1;
   int64_t boundNumel_ = 1;
   void* data_ = nullptr;
+  bool overreadable_ = false;
 };
 
 std::string formatSizes(const std::vector<int64_t>& sizes);

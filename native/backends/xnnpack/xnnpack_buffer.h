@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "../../runtime/error.h"
+#include "../../runtime/large_alloc.h"
 
 namespace etn {
 namespace xnnpack {
@@ -23,21 +24,22 @@ class Buffer {
   Buffer() = default;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  Buffer(Buffer&& o) noexcept : p_(o.p_), cap_(o.cap_) {
+  Buffer(Buffer&& o) noexcept : p_(o.p_), cap_(o.cap_), bytes_(o.bytes_) {
     o.p_ = nullptr;
-    o.cap_ = 0;
+    o.cap_ = o.bytes_ = 0;
   }
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
-      std::free(p_);
+      largeFree(p_, bytes_);
       p_ = o.p_;
       cap_ = o.cap_;
+      bytes_ = o.bytes_;
       o.p_ = nullptr;
-      o.cap_ = 0;
+      o.cap_ = o.bytes_ = 0;
     }
     return *this;
   }
-  ~Buffer() { std::free(p_); }
+  ~Buffer() { largeFree(p_, bytes_); }
   // limitBytes: the program's memoryLimit (0: this machine's physical memory).
   float* ensure(size_t floats, uint64_t limitBytes) {
     if (floats > cap_ || p_ == nullptr) {
@@ -46,14 +48,15 @@ class Buffer {
       if (floats > limit)
         fail(ErrorCode::OutOfMemory, "XnnpackBackend: a tensor of ", floats * sizeof(float),
              " bytes is over the memory limit of ", limit * sizeof(float), " bytes");
-      void* q = std::aligned_alloc(64, bytes);
+      void* q = largeAlloc(bytes);
       if (q == nullptr)
         fail(ErrorCode::OutOfMemory, "XnnpackBackend: cannot allocate ", floats * sizeof(float), " bytes");
       // Only the slack is cleared: the data part is always written before it is read.
       std::memset(static_cast<uint8_t*>(q) + floats * sizeof(float), 0, bytes - floats * sizeof(float));
-      std::free(p_);
+      largeFree(p_, bytes_);
       p_ = static_cast<float*>(q);
       cap_ = floats;
+      bytes_ = bytes;
     }
     return p_;
   }
@@ -70,6 +73,7 @@ class Buffer {
   }
   float* p_ = nullptr;
   size_t cap_ = 0;
+  size_t bytes_ = 0;  // allocated, for largeFree
 };
 
 // True when XNNPACK may read XNN_EXTRA_BYTES past [p, p+bytes) without leaving

@@ -11,7 +11,10 @@ namespace etn {
 namespace xnnpack {
 
 XnnpackDelegate::XnnpackDelegate(const DelegateInitContext& ctx, pthreadpool_t pool)
-    : program_(ctx.program), pool_(pool), memoryLimit_(ctx.memoryLimit) {
+    : program_(ctx.program),
+      pool_(pool),
+      memoryLimit_(ctx.memoryLimit),
+      slots_(ctx.scratch.get<std::vector<Buffer>>("xnnpack.slots")) {
   const char* ref = std::getenv("ETN_XNNPACK_REFERENCE");
   reference_ = ref != nullptr && ref[0] == '1';
   where_ = " (method '" + ctx.methodName + "', delegate " + std::to_string(ctx.delegateIndex) + ")";

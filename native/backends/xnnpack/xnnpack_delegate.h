@@ -105,7 +105,8 @@ class XnnpackDelegate final : public DelegateHandle {
   std::vector<Node> nodes_;
   uint32_t numExterns_ = 0;
   std::vector<uint32_t> externalValue_;  // external id -> value index
-  std::vector<Buffer> slots_;
+  // Buffers of internal values, shared by all XNNPACK delegates of the method.
+  std::shared_ptr<std::vector<Buffer>> slots_;
 };
 
 }  // namespace xnnpack

@@ -289,7 +289,7 @@ void XnnpackDelegate::planSlots() {
         freeSlots.push_back(v.slot);
     }
   }
-  slots_ = std::vector<Buffer>(slotHint.size());
+  if (slots_->size() < slotHint.size()) slots_->resize(slotHint.size());
 }
 
 }  // namespace xnnpack

@@ -83,7 +83,8 @@ const float* XnnpackDelegate::src(uint32_t vi) {
     }
     return v.data;
   }
-  if (safeForXnn(v.data, v.numel * sizeof(float))) return v.data;
+  static_assert(Tensor::kReadSlack >= XNN_EXTRA_BYTES, "planned memory must cover XNNPACK's over-read");
+  if ((v.tensor && v.tensor->overreadable()) || safeForXnn(v.data, v.numel * sizeof(float))) return v.data;
   if (v.copyBack) return v.data;  // already our scratch buffer
   float* p = v.scratch.ensure(v.numel, memoryLimit_);
   std::memcpy(p, v.data, v.numel * sizeof(float));
@@ -99,7 +100,7 @@ void XnnpackDelegate::prepareOutput(Node& n, const Shape& shape) {
   v.shape = shape;
   v.numel = static_cast<size_t>(numel);
   if (v.kind == Value::Kind::Internal) {
-    v.data = slots_[static_cast<size_t>(v.slot)].ensure((v.numel * v.elemSize + 3) / 4, memoryLimit_);
+    v.data = (*slots_)[static_cast<size_t>(v.slot)].ensure((v.numel * v.elemSize + 3) / 4, memoryLimit_);
     return;
   }
   // External output: resize the DelegateCall's tensor (logical sizes = physical ones un-permuted).
