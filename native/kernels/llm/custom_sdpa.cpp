@@ -38,6 +38,7 @@
 #include <pthreadpool.h>
 
 #include "../kernel_util.h"
+#include "attention_math.h"
 #include "kv_cache_util.h"
 
 namespace etn {
@@ -131,21 +132,6 @@ struct AttentionPlan {
   float scale = 1.0f;
 };
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  // Eight independent partial sums so the compiler can vectorise without reassociating.
-  float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) p[j] += a[i + j] * b[i + j];
-  float s = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-inline void axpy(float* y, float a, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 // Rows n0..n0+nb of kv head `kvh` as float rows `*ld` apart: read in place when the
 // cache is float32 and contiguous, otherwise converted into `buffer`.
 const float* blockRows(const Operand& t, bool direct, int64_t b, int64_t n0, int64_t kvh, int64_t nb, int64_t D,
@@ -161,7 +147,7 @@ const float* blockRows(const Operand& t, bool direct, int64_t b, int64_t n0, int
 
 // Per-thread working memory of one tile.
 struct TileScratch {
-  std::vector<float> qt, acc, sc, rowMax, rowSum, kbuf, vbuf, outRow;
+  std::vector<float> qt, acc, sc, rowMax, rowSum, kbuf, vbuf, outRow, kt;
   std::vector<int64_t> rowPos, rowHead;
   void reserve(int64_t D) {
     const size_t d = static_cast<size_t>(D);
@@ -175,6 +161,7 @@ struct TileScratch {
     kbuf.resize(static_cast<size_t>(kKeyBlock) * d);
     vbuf.resize(static_cast<size_t>(kKeyBlock) * d);
     outRow.resize(d);
+    kt.resize(static_cast<size_t>(attention::kKeyLanes) * d);
   }
 };
 
@@ -215,10 +202,7 @@ void attendTile(const AttentionPlan& p, int64_t b, int64_t kvh, int64_t r0, Tile
     const float* kBase = blockRows(p.k, kDirect, b, n0, kvh, nb, D, s.kbuf.data(), &ldk);
 
     // scores = (scale * q) . k
-    for (int64_t c = 0; c < nb; ++c) {
-      const float* kr = kBase + c * ldk;
-      for (int64_t r = 0; r < nr; ++r) s.sc[r * kKeyBlock + c] = dot(s.qt.data() + r * D, kr, D);
-    }
+    attention::scores(s.qt.data(), nr, D, kBase, ldk, nb, s.sc.data(), kKeyBlock, s.kt.data());
     if (p.mask) {
       for (int64_t r = 0; r < nr; ++r) {
         float* row = s.sc.data() + r * kKeyBlock;
@@ -272,13 +256,8 @@ void attendTile(const AttentionPlan& p, int64_t b, int64_t kvh, int64_t r0, Tile
     // acc += P . V
     int64_t ldv;
     const float* vBase = blockRows(p.v, vDirect, b, n0, kvh, nb, D, s.vbuf.data(), &ldv);
-    for (int64_t c = 0; c < nb; ++c) {
-      const float* vr = vBase + c * ldv;
-      for (int64_t r = 0; r < nr; ++r) {
-        const float w = s.sc[r * kKeyBlock + c];
-        if (w != 0.0f) axpy(s.acc.data() + r * D, w, vr, D);
-      }
-    }
+    attention::accumulate(s.acc.data(), nr, D, s.sc.data(), kKeyBlock, vBase, ldv, nb);
+
   }
 
   // out = acc / sum (0 / 0 = NaN for a row that saw no key).
