@@ -1,0 +1,19 @@
+import { ByteSource } from '../pte/program-spec';
+
+/**
+ * The program's constant tensor data (the constant segment), shared by its
+ * methods. Entry 0 is the schema's "no data". A source added twice is stored once.
+ */
+export class ConstantTable {
+  readonly sources: ByteSource[] = [{ size: 0, read: () => new Uint8Array(0) }];
+  private readonly index = new Map<ByteSource, number>();
+
+  add(source: ByteSource): number {
+    let i = this.index.get(source);
+    if (i === undefined) {
+      i = this.sources.push(source) - 1;
+      this.index.set(source, i);
+    }
+    return i;
+  }
+}
