@@ -9,5 +9,11 @@ export {
   float32ToBFloat16Bits,
 } from './runtime';
 export type { DType, AnyTypedArray, MethodMeta, ProgramInfo, ProgramLoadOptions, Value, ExecuTorchErrorCode } from './runtime';
-export { ExecuTorchModelForCausalLM, readLLMMetadata } from './optimum';
-export type { GenerateOptions, LLMMetadata } from './optimum';
+export {
+  CausalLMExportableModule,
+  ExecuTorchModelForCausalLM,
+  exportToExecuTorchWithXnnpack,
+  loadCausalLMModel,
+  readLLMMetadata,
+} from './optimum';
+export type { CausalLMExportOptions, ExportedProgram, ExportOptions, GenerateOptions, LLMMetadata } from './optimum';

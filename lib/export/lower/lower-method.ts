@@ -38,7 +38,11 @@ export function lowerMethod(g: Graph, constants: ConstantTable): MethodSpec {
   };
 
   for (const n of g.nodes) {
-    const args = [...n.args.map(argIndex), ...n.outputs];
+    // Out-variant ops list their out tensor(s) twice: as the out argument and as the
+    // return value (how ExecuTorch's emitter writes them); functional ops (sym_size,
+    // _local_scalar_dense, executorch_prim::*) only as the return value.
+    const returns = n.op !== DELEGATE_OP && isOutVariant(n.overload) ? n.outputs : [];
+    const args = [...n.args.map(argIndex), ...n.outputs, ...returns];
     if (n.op === DELEGATE_OP) {
       delegates.push((n.attrs as unknown as DelegateAttrs).delegate);
       instructions.push({ kind: 'delegate', delegate: delegates.length - 1, args });
@@ -63,6 +67,10 @@ export function lowerMethod(g: Graph, constants: ConstantTable): MethodSpec {
     delegates,
     nonConstBufferSizes: plan.size > 0 ? [0, plan.size] : [0],
   };
+}
+
+function isOutVariant(overload: string): boolean {
+  return overload === 'out' || overload.endsWith('_out') || overload.startsWith('out_');
 }
 
 function operatorIndex(n: Node, operators: OperatorSpec[], index: Map<string, number>): number {
