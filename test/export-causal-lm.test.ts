@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecuTorchModelForCausalLM, exportToExecuTorchWithXnnpack, loadCausalLMModel } from '../lib';
-import { argmax, floats, maxAbs, maxAbsDiff, RefTensor } from './helpers/interop';
+import { argmax, floatCounterpart, floats, maxAbs, maxAbsDiff, QUANT_FRACTION, readReference, RefTensor } from './helpers/interop';
 import { repoRoot } from './helpers/paths';
 
 interface CheckpointReference {
@@ -45,6 +45,40 @@ describe.each(names)('%s', (name) => {
       console.log(`${name}: max abs logit difference ${diff.toExponential(2)} (scale ${maxAbs(expected).toFixed(3)})`);
       expect(diff).toBeLessThanOrEqual(FLOAT_RTOL * maxAbs(expected));
       expect(await model.generate(ref.prompt, { maxNewTokens: 16 })).toEqual(ref.generated);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+// Quantized exports against the official toolchain's: the interop fixtures were
+// exported by optimum-executorch from these same checkpoints (same seed and config),
+// so our 8da4w + 8w program should give the official program's outputs. Bound as in
+// causal-lm.test.ts: a tenth of the official quantized export's distance from float.
+describe.each([
+  ['llama', 'llama.ql-8da4w.qe-8w'],
+  ['qwen3', 'qwen3.ql-8da4w.qe-8w'],
+  ['gemma3', 'gemma3.ql-8da4w.qe-8w'],
+])('%s 8da4w + qembedding 8w', (name, official) => {
+  it('matches the official export of the same checkpoint (top-1 everywhere, 9 greedy tokens)', async () => {
+    const ref = readReference<{ prompt: number[]; run: { prefill: { logits: RefTensor }; generated: number[] } }>(official);
+    const module = await loadCausalLMModel(path.join(checkpoints, name), { maxSeqLen: 64, qlinear: '8da4w', qembedding: '8w' });
+    const outputPath = path.join(work, `${name}.8da4w.pte`);
+    await exportToExecuTorchWithXnnpack(module, { outputPath });
+    const model = await ExecuTorchModelForCausalLM.fromPretrained(outputPath, { threads: 1 });
+    try {
+      const logits = await model.forward(ref.prompt, 0);
+      const expected = floats(ref.run.prefill.logits);
+      const ours = logits.data as Float32Array;
+      const vocab = logits.shape[2];
+      for (let row = 0; row < logits.shape[1]; row++)
+        expect(argmax(ours, vocab, row), `top-1 at position ${row}`).toBe(argmax(expected, vocab, row));
+      const floatRef = floats(readReference<{ run: { prefill: { logits: RefTensor } } }>(floatCounterpart(official)).run.prefill.logits);
+      const bound = QUANT_FRACTION * maxAbsDiff(floatRef, expected);
+      const diff = maxAbsDiff(ours, expected);
+      console.log(`${name} 8da4w+8w: max abs difference from the official export ${diff.toExponential(2)} (bound ${bound.toExponential(2)})`);
+      expect(diff).toBeLessThanOrEqual(bound);
+      expect(await model.generate(ref.prompt, { maxNewTokens: 9 })).toEqual(ref.run.generated.slice(0, 9));
     } finally {
       model.dispose();
     }

@@ -16,6 +16,7 @@ import { buildDecoderGraph } from '../export/models/decoder';
 import { DecoderSpec } from '../export/models/decoder-spec';
 import { textArchitecture } from '../export/models/registry';
 import { partition } from '../export/passes/partition';
+import { QLinear, quantizeLinears } from '../export/passes/quantize';
 import { XnnpackPartitioner } from '../export/passes/xnnpack-partitioner';
 import { writeProgram } from '../export/pte/program-writer';
 import { ExecuTorchModelForCausalLM } from './causal-lm';
@@ -39,11 +40,15 @@ export class CausalLMExportableModule {
     readonly checkpoint: Checkpoint,
     readonly spec: DecoderSpec,
     readonly maxSeqLen: number,
+    readonly qlinear: QLinear | null,
+    readonly qembedding: '8w' | null,
   ) {}
 
   /** The method graphs: `forward`. */
   export(): Graph[] {
-    return [buildDecoderGraph(this.spec, this.checkpoint, { maxSeqLen: this.maxSeqLen })];
+    const g = buildDecoderGraph(this.spec, this.checkpoint, { maxSeqLen: this.maxSeqLen, qembedding: this.qembedding ?? undefined });
+    if (this.qlinear) quantizeLinears(g, this.qlinear);
+    return [g];
   }
 
   /** optimum-executorch's constant methods. */
@@ -79,8 +84,8 @@ function eosIds(ckpt: Checkpoint): number[] {
 export async function loadCausalLMModel(dir: string, options: CausalLMExportOptions = {}): Promise<CausalLMExportableModule> {
   if (options.useCustomSdpa === false || options.useCustomKvCache === false)
     throw new ExecuTorchError('NotSupported', 'the exporter writes custom SDPA and a custom KV cache only (useCustomSdpa / useCustomKvCache must not be false)');
-  if (options.qlinear || options.qembedding)
-    throw new ExecuTorchError('NotSupported', 'qlinear / qembedding quantization is not in the exporter yet; export without them');
+  const qlinear = linearScheme(options.qlinear);
+  const qembedding = embeddingScheme(options.qembedding);
   const checkpoint = await openCheckpoint(dir);
   try {
     const text = checkpoint.config.text;
@@ -89,11 +94,24 @@ export async function loadCausalLMModel(dir: string, options: CausalLMExportOpti
     if (!Number.isInteger(maxSeqLen) || maxSeqLen < 2)
       throw new ExecuTorchError('InvalidArgument', `maxSeqLen must be an integer >= 2, got ${String(options.maxSeqLen)}`);
     checkpoint.validate();
-    return new CausalLMExportableModule(checkpoint, arch.decoderSpec(text), maxSeqLen);
+    return new CausalLMExportableModule(checkpoint, arch.decoderSpec(text), maxSeqLen, qlinear, qembedding);
   } catch (err) {
     await checkpoint.close();
     throw err;
   }
+}
+
+function linearScheme(q: CausalLMExportOptions['qlinear']): QLinear | null {
+  if (!q) return null;
+  if (q === true || q === '8da4w') return '8da4w';
+  if (q === '8da8w') return '8da8w';
+  throw new ExecuTorchError('NotSupported', `qlinear '${q}' is not in the exporter yet (supported: 8da4w, 8da8w)`);
+}
+
+function embeddingScheme(q: CausalLMExportOptions['qembedding']): '8w' | null {
+  if (!q) return null;
+  if (q === true || q === '8w') return '8w';
+  throw new ExecuTorchError('NotSupported', `qembedding '${q}' is not in the exporter yet (supported: 8w)`);
 }
 
 export interface ExportOptions {

@@ -27,6 +27,8 @@ export interface TensorValue {
   readonly source?: ByteSource;
   /** For messages and debugging: 'layers.0.self_attn.q_proj.weight', 'k_cache.0'. */
   readonly name?: string;
+  /** A weight of the checkpoint (quantization applies to these, not to the exporter's tables). */
+  readonly fromCheckpoint?: boolean;
 }
 
 /** An int computed at run time (a tensor's size, a position read from a tensor). */
@@ -145,12 +147,12 @@ export class Graph {
     return t;
   }
 
-  constant(name: string, dtype: DType, shape: Shape, source: ByteSource): TensorValue {
+  constant(name: string, dtype: DType, shape: Shape, source: ByteSource, fromCheckpoint = false): TensorValue {
     const bytes = maxNumel(shape) * dtypeBytes(dtype);
     if (shape.some(isSym)) throw new ExecuTorchError('Internal', `constant ${name} has a symbolic shape`);
     if (source.size !== bytes)
       throw new ExecuTorchError('Internal', `constant ${name} ${shapeString(shape)} ${dtype} needs ${bytes} bytes, got ${source.size}`);
-    return this.tensor(dtype, shape, 'constant', { name, source });
+    return this.tensor(dtype, shape, 'constant', { name, source, fromCheckpoint });
   }
 
   /** Mutable state kept across calls (KV caches); starts zeroed. */
@@ -180,7 +182,12 @@ export class Graph {
     return v;
   }
 
-  private tensor(dtype: DType, shape: Shape, role: TensorRole, extra: { name?: string; source?: ByteSource }): TensorValue {
+  private tensor(
+    dtype: DType,
+    shape: Shape,
+    role: TensorRole,
+    extra: { name?: string; source?: ByteSource; fromCheckpoint?: boolean },
+  ): TensorValue {
     const t: TensorValue = { kind: 'tensor', id: this.values.length, dtype, shape: [...shape], role, ...extra };
     this.values.push(t);
     return t;

@@ -10,6 +10,15 @@ import { DelegateSpec, NamedDataSpec } from '../pte/program-spec';
 import { XnnGraphSpec, XnnNodeSpec, XnnValueSpec } from '../pte/xnnpack-spec';
 import { sha256Hex, xnnpackDelegate } from '../pte/xnnpack-writer';
 import { Partition, Partitioner } from './partition';
+import { QLinear, codesSource, quantizeWeight } from './quantize';
+
+/** A quantized linear weight as the payload stores it (codes under their sha256). */
+interface QuantizedFilter {
+  scheme: QLinear;
+  key: string;
+  size: number;
+  scales: Uint16Array | Float32Array;
+}
 
 /** Builds the XNNGraph of one partition. */
 class XnnGraphBuilder {
@@ -17,7 +26,11 @@ class XnnGraphBuilder {
   readonly nodes: XnnNodeSpec[] = [];
   private readonly ids = new Map<number, number>();
 
-  constructor(p: Partition, private readonly keys: Map<number, string>) {
+  constructor(
+    p: Partition,
+    private readonly keys: Map<number, string>,
+    readonly filters: Map<number, QuantizedFilter>,
+  ) {
     p.inputs.forEach((t, k) => this.ids.set(t.id, this.add(t, { external: { id: k, kind: 'input' } })));
     p.outputs.forEach((t, k) => this.ids.set(t.id, this.add(t, { external: { id: p.inputs.length + k, kind: 'output' } })));
   }
@@ -30,6 +43,11 @@ class XnnGraphBuilder {
       this.ids.set(t.id, id);
     }
     return id;
+  }
+
+  /** A new value inside the graph (e.g. the dynamically quantized input of a linear). */
+  internal(spec: XnnValueSpec): number {
+    return this.values.push(spec) - 1;
   }
 
   /** A constant value made here (e.g. the scalar of add.Scalar). */
@@ -107,6 +125,8 @@ const NODE_LOWERINGS: Record<string, Lowering> = {
   },
   [`${LINEAR_OP}.out`]: (b, g, n) => {
     const { x, weight, bias } = linearOperands(g, n);
+    const q = b.filters.get(weight.id);
+    if (q) return quantizedLinear(b, g, n, q);
     return [
       {
         op: 'FullyConnected',
@@ -120,12 +140,35 @@ const NODE_LOWERINGS: Record<string, Lowering> = {
   },
 };
 
+/**
+ * Dynamically quantized linear: Convert the fp32 input to qdint8 (a scale and zero
+ * point per row, chosen per call), then FullyConnected with the int4 (blockwise,
+ * bf16 scales) or int8 (per output channel) filter, fp32 bias and output.
+ */
+function quantizedLinear(b: XnnGraphBuilder, g: Graph, n: Node, q: QuantizedFilter): XnnNodeSpec[] {
+  const { x, weight, bias } = linearOperands(g, n);
+  const xq = b.internal({ datatype: 'qdint8', dims: x.shape.map(maxDim), quant: { kind: 'perTokenDynamic', numNonbatchDims: 1 } });
+  const filter = b.internal({
+    datatype: q.scheme === '8da4w' ? 'qbint4' : 'qcint8',
+    dims: weight.shape.map(maxDim),
+    constant: { key: q.key, source: codesSource(weight, q.scheme, q.size) },
+    quant:
+      q.scheme === '8da4w'
+        ? { kind: 'perChannelGroup', channelDim: 0, groupSize: 32, scales: q.scales }
+        : { kind: 'perChannel', channelDim: 0, scales: q.scales as Float32Array },
+  });
+  return [
+    { op: 'Convert', inputId: b.value(x), outputId: xq },
+    { op: 'FullyConnected', input1Id: xq, filterId: filter, biasId: bias ? b.value(bias) : undefined, outputId: b.value(out(g, n)), flags: 0 },
+  ];
+}
+
 function supported(g: Graph, n: Node): boolean {
   const key = `${n.op}.${n.overload}`;
   if (!(key in NODE_LOWERINGS)) return false;
   if (key === 'aten::gelu.out' && !(n.args[1] && 'str' in n.args[1] && n.args[1].str === 'none')) return false;
   if (key === 'aten::view_copy.out' && out(g, n).shape.filter(isSym).length > 1) return false;
-  if (key === `${LINEAR_OP}.out` && (n.attrs?.quant ?? 'none') !== 'none') return false;
+  if (key === `${LINEAR_OP}.out` && !['none', '8da4w', '8da8w'].includes(String(n.attrs?.quant ?? 'none'))) return false;
   const tensors = n.outputs.map((id) => g.tensorById(id));
   return tensors.every((t) => t.dtype === 'float32');
 }
@@ -137,18 +180,31 @@ export class XnnpackPartitioner implements Partitioner {
   // Content keys by constant value id: weights are read (and hashed) here one at a
   // time, then read again when the program is written, so none stays in memory.
   private readonly constantKeys = new Map<number, string>();
+  private readonly filters = new Map<number, QuantizedFilter>();
 
   supports(g: Graph, n: Node): boolean {
     return supported(g, n);
   }
 
   async lower(g: Graph, p: Partition): Promise<DelegateSpec> {
-    for (const n of p.nodes)
+    for (const n of p.nodes) {
+      const scheme = n.attrs?.quant;
+      let quantized = -1;  // the weight stored as codes, not as floats
+      if (scheme === '8da4w' || scheme === '8da8w') {
+        const { weight } = linearOperands(g, n);
+        quantized = weight.id;
+        if (!this.filters.has(weight.id)) {
+          const { codes, scales } = await quantizeWeight(weight, scheme);
+          this.filters.set(weight.id, { scheme, key: sha256Hex(codes), size: codes.length, scales });
+        }
+      }
       for (const id of nodeReads(n)) {
         const v = g.values[id];
-        if (v.kind === 'tensor' && v.role === 'constant' && !this.constantKeys.has(id)) this.constantKeys.set(id, await contentKey(v));
+        if (v.kind !== 'tensor' || v.role !== 'constant' || id === quantized || this.constantKeys.has(id)) continue;
+        this.constantKeys.set(id, await contentKey(v));
       }
-    const b = new XnnGraphBuilder(p, this.constantKeys);
+    }
+    const b = new XnnGraphBuilder(p, this.constantKeys, this.filters);
     for (const n of p.nodes) b.nodes.push(...NODE_LOWERINGS[`${n.op}.${n.overload}`](b, g, n));
     const graph: XnnGraphSpec = { values: b.values, nodes: b.nodes };
     const { delegate, namedData } = xnnpackDelegate(graph);

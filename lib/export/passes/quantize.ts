@@ -1,0 +1,51 @@
+// The quantize pass: which linears carry quantized weights (node attrs.quant), and
+// the quantized bytes of a weight, computed from the checkpoint when they are needed.
+// Codes are deterministic (quantize-weights.ts), so a weight is quantized once to learn
+// its key and scales when the program is lowered, and again when it is written,
+// instead of holding every quantized weight in memory in between.
+import { ExecuTorchError } from '../../runtime/errors';
+import { Graph, TensorValue } from '../graph/graph';
+import { LINEAR_OP, LinearQuant, linearOperands } from '../graph/ops/linear';
+import { ByteSource } from '../pte/program-spec';
+import { packInt4LowFirst, quantizeInt4Groups, quantizeInt8Rows, toBf16 } from './quantize-weights';
+
+/** Linear quantization schemes the XNNPACK lowering writes. */
+export type QLinear = '8da4w' | '8da8w';
+/** Group size of 8da4w (what optimum-executorch uses for text generation). */
+export const INT4_GROUP_SIZE = 32;
+
+/** Marks every linear whose weight comes from the checkpoint (not the exporter's own tables). */
+export function quantizeLinears(g: Graph, scheme: QLinear): void {
+  g.nodes.forEach((n, i) => {
+    if (`${n.op}.${n.overload}` !== `${LINEAR_OP}.out`) return;
+    const { weight } = linearOperands(g, n);
+    if (!weight.fromCheckpoint) return;
+    g.nodes[i] = { ...n, attrs: { ...n.attrs, quant: scheme as LinearQuant } };
+  });
+}
+
+export interface QuantizedWeight {
+  /** Packed codes as XNNPACK stores them: qbint4 (two per byte) or qcint8. */
+  codes: Uint8Array;
+  /** qbint4: bf16 bits [OC * IC / 32]; qcint8: float32 [OC]. */
+  scales: Uint16Array | Float32Array;
+}
+
+export async function quantizeWeight(weight: TensorValue, scheme: QLinear): Promise<QuantizedWeight> {
+  const [rows, cols] = weight.shape as number[];
+  const bytes = await weight.source!.read();
+  const w = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  if (scheme === '8da4w') {
+    if (cols % INT4_GROUP_SIZE !== 0)
+      throw new ExecuTorchError('NotSupported', `8da4w: ${weight.name} has ${cols} input channels, not a multiple of ${INT4_GROUP_SIZE}`);
+    const q = quantizeInt4Groups(w, rows, cols, INT4_GROUP_SIZE);
+    return { codes: packInt4LowFirst(q.q, rows, cols), scales: toBf16(q.scales) };
+  }
+  const q = quantizeInt8Rows(w, rows, cols);
+  return { codes: new Uint8Array(q.q.buffer), scales: q.scales };
+}
+
+/** The codes of a weight as a source that quantizes again when read. */
+export function codesSource(weight: TensorValue, scheme: QLinear, size: number): ByteSource {
+  return { size, read: async () => (await quantizeWeight(weight, scheme)).codes };
+}
