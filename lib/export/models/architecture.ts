@@ -1,6 +1,7 @@
 // An architecture the exporter supports: which config model_types it covers and
 // how its config maps onto the shared decoder builder. One file per architecture
 // (llama.ts, qwen2.ts, ...) plus a line in registry.ts.
+import { ExecuTorchError } from '../../runtime/errors';
 import { TextConfig, ropeForLayer } from '../hf';
 import { DecoderSpec } from './decoder-spec';
 
@@ -12,6 +13,8 @@ export interface TextArchitecture {
 
 /** What every decoder shares, read from the normalized config; architectures override the rest. */
 export function baseDecoderSpec(text: TextConfig): DecoderSpec {
+  if (text.attentionOutputBias || text.mlpBias)
+    throw new ExecuTorchError('NotSupported', `${text.modelType}: biases on o_proj or the MLP are not supported by the exporter`);
   return {
     arch: text.modelType,
     vocabSize: text.vocabSize,
