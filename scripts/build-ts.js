@@ -8,6 +8,12 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 const tsc = require.resolve('typescript/bin/tsc');
+
+// The .pte writers (lib/export/pte) build flatbuffers with TypeScript code that flatc
+// generates from our own schemas (native/schema), the same files the native loader is
+// generated from, so writer and reader cannot drift. The output is gitignored.
+generateFlatbufferTs();
+
 execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 
 // The export list comes from the compiled module itself, so it cannot drift.
@@ -19,3 +25,32 @@ const esm =
   `export default cjs;\n`;
 fs.writeFileSync(path.join(root, 'dist', 'index.mjs'), esm);
 fs.chmodSync(path.join(root, 'dist', 'cli', 'main.js'), 0o755);
+
+function generateFlatbufferTs() {
+  const schemaDir = path.join(root, 'native', 'schema');
+  const outDir = path.join(root, 'lib', 'export', 'pte', 'generated');
+  const schemas = ['scalar_type.fbs', 'program.fbs', 'xnnpack.fbs', 'flat_tensor.fbs'].map((f) => path.join(schemaDir, f));
+  const tmp = fs.mkdtempSync(path.join(require('os').tmpdir(), 'etn-fbts-'));
+  try {
+    try {
+      execFileSync('flatc', ['--ts', '--gen-object-api', '--ts-flat-files', '-o', tmp, ...schemas], { stdio: 'pipe' });
+    } catch (e) {
+      const why = e.code === 'ENOENT' ? 'flatc is not installed' : String(e.stderr || e.message);
+      throw new Error(`executorch-node: generating TypeScript from native/schema failed: ${why}\n` +
+        `Install the schema compiler (Debian/Ubuntu: sudo apt-get install -y flatbuffers-compiler) and run npm run build:ts again.`);
+    }
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const f of fs.readdirSync(tmp)) {
+      const text = fs.readFileSync(path.join(tmp, f), 'utf8');
+      const dest = path.join(outDir, f);
+      // Rewrite only what changed (no mtime churn for watchers); rename is atomic for
+      // anyone reading the folder at the same time.
+      if (fs.existsSync(dest) && fs.readFileSync(dest, 'utf8') === text) continue;
+      const part = `${dest}.${process.pid}.tmp`;
+      fs.writeFileSync(part, text);
+      fs.renameSync(part, dest);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

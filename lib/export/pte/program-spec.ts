@@ -43,7 +43,11 @@ export interface TensorSpec {
   constant?: number;
   /** Memory-planned: buffer `memoryId` (>= 1) of the method's nonConstBufferSizes, at `offset` bytes. */
   allocation?: { memoryId: number; offset: number };
-  /** A mutable buffer (KV cache): its initial contents and name (optional). */
+  /**
+   * A mutable buffer (KV cache) with initial contents (mutable_data_segments). The name
+   * goes to extra_tensor_info.fully_qualified_name; '' writes none (as exports without
+   * emit_mutable_buffer_names do).
+   */
   mutableData?: { source: ByteSource; fullyQualifiedName: string };
 }
 
@@ -103,6 +107,13 @@ export interface MethodSpec {
   delegates: DelegateSpec[];
   /** Bytes of each planned buffer; entry 0 is reserved and must be 0. */
   nonConstBufferSizes: number[];
+  /**
+   * The pytree specs of the inputs and outputs (ExecutionPlan.container_meta_type), as
+   * torch's treespec_dumps writes them. Optional: the writer derives torch.export's
+   * spec for positional inputs and a tuple of outputs (constant methods: '' for the
+   * inputs). Runtimes do not read it; Python tools that unflatten outputs do.
+   */
+  containerMeta?: { encodedInpStr: string; encodedOutStr: string };
 }
 
 /** Data a delegate refers to by key (weights of XNNPACK payloads), stored once per key. */
