@@ -22,8 +22,15 @@ export function lowerMethod(g: Graph, constants: ConstantTable): MethodSpec {
   const delegates: DelegateSpec[] = [];
   const instructions: InstructionSpec[] = [];
 
-  // Graph values keep their ids as EValue indices.
-  for (const v of g.values) values.push(v.kind === 'symint' ? { kind: 'int', value: 0 } : { kind: 'tensor', tensor: tensorSpec(v, constants) });
+  // Graph values keep their ids as EValue indices. Values no instruction touches any
+  // more (weights a delegate payload holds, partition internals) become None, so their
+  // data is not written twice.
+  const used = usedValues(g);
+  for (const v of g.values) {
+    if (!used.has(v.id)) values.push({ kind: 'null' });
+    else if (v.kind === 'symint') values.push({ kind: 'int', value: 0 });
+    else values.push({ kind: 'tensor', tensor: tensorSpec(v, constants) });
+  }
   const literal = (spec: EValueSpec): number => values.push(spec) - 1;
   const argIndex = (a: Arg): number => {
     if ('value' in a) return a.value;
@@ -67,6 +74,12 @@ export function lowerMethod(g: Graph, constants: ConstantTable): MethodSpec {
     delegates,
     nonConstBufferSizes: plan.size > 0 ? [0, plan.size] : [0],
   };
+}
+
+function usedValues(g: Graph): Set<number> {
+  const used = new Set<number>([...g.inputs.map((t) => t.id), ...g.outputs.map((v) => v.id)]);
+  for (const n of g.nodes) for (const id of [...nodeReads(n), ...n.outputs]) used.add(id);
+  return used;
 }
 
 function isOutVariant(overload: string): boolean {
