@@ -8,13 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import { Program } from '../lib';
-import {
-  packInt4LowFirst,
-  quantizeInt4Groups,
-  quantizeInt8Rows,
-  quantizeSymmetric,
-  toBf16,
-} from '../lib/export/passes/quantize-weights';
+import { quantizeInt4Groups, quantizeInt8Rows, quantizeSymmetric } from '../lib/export/passes/quantize-weights';
+import { float32ToBf16, packInt4ForXnnpack } from '../lib/export/pte/xnnpack-writer';
 import { repoRoot } from './helpers/paths';
 
 const checkpoint = path.join(repoRoot, 'test', 'fixtures', 'checkpoints', 'llama', 'model.safetensors');
@@ -80,8 +75,8 @@ describe('weight quantization', () => {
     for (const name of names) {
       const { shape, data } = weights.get(name)!;
       const q = quantizeInt4Groups(data, shape[0], shape[1], 32);
-      expect(keys.has(sha(packInt4LowFirst(q.q, shape[0], shape[1]))), `${name} weights`).toBe(true);
-      const bf16 = toBf16(q.scales);
+      expect(keys.has(sha(packInt4ForXnnpack(q.q, shape[0], shape[1]))), `${name} weights`).toBe(true);
+      const bf16 = float32ToBf16(q.scales);
       expect(keys.has(`scale_${sha(new Uint8Array(bf16.buffer))}`), `${name} scales`).toBe(true);
     }
   });
@@ -119,7 +114,7 @@ describe('weight quantization', () => {
     expect(Array.from(q.q)).toEqual([0, 0, 0, 0, 14, -4, 1, -16]);
     expect(q.scales[0]).toBe(1.1920928955078125e-7);
     expect(q.scales[1]).toBe(0.5);
-    expect(Array.from(toBf16(Float32Array.from([1, 1.00390625, 1.01171875, -0]))).map((x) => x.toString(16))).toEqual([
+    expect(Array.from(float32ToBf16(Float32Array.from([1, 1.00390625, 1.01171875, -0]))).map((x) => x.toString(16))).toEqual([
       '3f80', '3f80', '3f82', '8000',
     ]);
   });

@@ -1,13 +1,9 @@
 // What the shared decoder builder needs to know about a decoder-only transformer;
 // each architecture file fills it in from its Hugging Face config.
+import type { RopeConfig } from '../hf';
 
-export interface RopeSpec {
-  theta: number;
-  scaling:
-    | { type: 'none' }
-    | { type: 'linear'; factor: number }
-    | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
-}
+/** RoPE of a layer: the checkpoint reader's normalized form. */
+export type RopeSpec = RopeConfig;
 
 export interface DecoderSpec {
   /** 'llama', 'qwen3', ... for messages. */

@@ -2,7 +2,7 @@
 // the MLP, tanh-GELU, embeddings scaled by sqrt(hidden), attention scaled by
 // query_pre_attn_scalar^-0.5, sliding-window layers with their own RoPE base.
 import { ExecuTorchError } from '../../runtime/errors';
-import { toBf16 } from '../passes/quantize-weights';
+import { float32ToBf16 } from '../pte/xnnpack-writer';
 import { TextArchitecture, baseDecoderSpec } from './architecture';
 
 export const gemma3Text: TextArchitecture = {
@@ -26,5 +26,5 @@ export const gemma3Text: TextArchitecture = {
 
 /** x rounded to the nearest bfloat16, as a number. */
 function roundToBf16(x: number): number {
-  return new Float32Array(new Uint32Array([toBf16(Float32Array.of(x))[0] << 16]).buffer)[0];
+  return new Float32Array(new Uint32Array([float32ToBf16([x])[0] << 16]).buffer)[0];
 }

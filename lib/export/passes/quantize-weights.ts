@@ -9,7 +9,8 @@
 //       than 1e-5 relative
 //   finally q = clamp(round_half_even(w / scale), qmin, qmax)
 //
-// int4 groups of 32 (8da4w, 4w) and int8 rows (8da8w, 8w, qembedding 8w). Products
+// int4 groups of 32 (8da4w, 4w) and int8 rows (8da8w, 8w, qembedding 8w); packing and
+// bf16 rounding are the payload writer's (pte/xnnpack-writer). Products
 // and quotients are float32 as in torch; the two sums are accumulated in float64 and
 // rounded once. The int4 codes and bf16 scales of 8da4w then equal the official
 // export's byte for byte; float32 int8-row scales differ from torch's by <= 3 ulps.
@@ -85,43 +86,3 @@ export const quantizeInt4Groups = (w: Float32Array, rows: number, cols: number, 
   quantizeSymmetric(w, rows, cols, groupSize, -8, 7);
 
 export const quantizeInt8Rows = (w: Float32Array, rows: number, cols: number) => quantizeSymmetric(w, rows, cols, cols, -128, 127);
-
-/** XNNPACK's 4-bit layout: v + 8, two per byte, the even column in the low nibble, rows padded to even. */
-export function packInt4LowFirst(q: Int8Array, rows: number, cols: number): Uint8Array {
-  const rowBytes = Math.ceil(cols / 2);
-  const out = new Uint8Array(rows * rowBytes);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c += 2) {
-      const lo = q[r * cols + c] + 8;
-      const hi = c + 1 < cols ? q[r * cols + c + 1] + 8 : 8;
-      out[r * rowBytes + c / 2] = lo | (hi << 4);
-    }
-  }
-  return out;
-}
-
-/** embedding_4bit's layout: v + 8, the even column in the HIGH nibble. */
-export function packInt4HighFirst(q: Int8Array, rows: number, cols: number): Uint8Array {
-  const rowBytes = Math.ceil(cols / 2);
-  const out = new Uint8Array(rows * rowBytes);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c += 2) {
-      const hi = q[r * cols + c] + 8;
-      const lo = c + 1 < cols ? q[r * cols + c + 1] + 8 : 8;
-      out[r * rowBytes + c / 2] = (hi << 4) | lo;
-    }
-  }
-  return out;
-}
-
-/** float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
-export function toBf16(values: Float32Array): Uint16Array {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const u = bits[i];
-    if ((u & 0x7fffffff) > 0x7f800000) out[i] = (u >>> 16) | 0x40;
-    else out[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
-  }
-  return out;
-}

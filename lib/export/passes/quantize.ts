@@ -7,7 +7,8 @@ import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, TensorValue } from '../graph/graph';
 import { LINEAR_OP, LinearQuant, linearOperands } from '../graph/ops/linear';
 import { ByteSource } from '../pte/program-spec';
-import { packInt4LowFirst, quantizeInt4Groups, quantizeInt8Rows, toBf16 } from './quantize-weights';
+import { float32ToBf16, packInt4ForXnnpack } from '../pte/xnnpack-writer';
+import { quantizeInt4Groups, quantizeInt8Rows } from './quantize-weights';
 
 /** Linear quantization schemes the XNNPACK lowering writes. */
 export type QLinear = '8da4w' | '8da8w';
@@ -39,7 +40,7 @@ export async function quantizeWeight(weight: TensorValue, scheme: QLinear): Prom
     if (cols % INT4_GROUP_SIZE !== 0)
       throw new ExecuTorchError('NotSupported', `8da4w: ${weight.name} has ${cols} input channels, not a multiple of ${INT4_GROUP_SIZE}`);
     const q = quantizeInt4Groups(w, rows, cols, INT4_GROUP_SIZE);
-    return { codes: packInt4LowFirst(q.q, rows, cols), scales: toBf16(q.scales) };
+    return { codes: packInt4ForXnnpack(q.q, rows, cols), scales: float32ToBf16(q.scales) };
   }
   const q = quantizeInt8Rows(w, rows, cols);
   return { codes: new Uint8Array(q.q.buffer), scales: q.scales };
