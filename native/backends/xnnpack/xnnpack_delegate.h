@@ -1,8 +1,9 @@
-// XnnpackDelegate: one XNNPACK delegate of a method. Runs the f32 graph of the
-// payload with the OPERATOR API of Debian's XNNPACK (operators are created, and
-// weights packed, once at init; each call sets them up with that call's actual
-// shapes, so dynamic-shape inputs work), plus our own loops for what that
-// XNNPACK lacks. See README.md in this directory for the node list.
+// XnnpackDelegate: one XNNPACK delegate of a method. Runs the graph of the payload
+// (f32; fp16 / bf16 values held as f32; static int8; dynamically quantized linears)
+// with the OPERATOR API of Debian's XNNPACK (operators are created, and weights
+// packed, once at init; each call sets them up with that call's actual shapes, so
+// dynamic-shape inputs work), plus our own loops for what that XNNPACK lacks. See
+// README.md in this directory for the node list.
 //
 // One class; its member functions are defined across the files named below.
 #pragma once
@@ -47,18 +48,25 @@ class XnnpackDelegate final : public DelegateHandle {
   void parseNode(const fx::XNode* xn, uint32_t index);
   uint32_t valueRef(const Node& n, uint32_t id, const char* role);
   void requireF32(const Node& n, uint32_t v, const char* role) const;
+  void requireFloat(const Node& n, uint32_t v, const char* role) const;
   bool isQs8(uint32_t v) const;
   void requireQuant(const Node& n, uint32_t v, DT dtype, const char* role) const;
+  bool sameQuant(uint32_t a, uint32_t b) const;
+  void quantizedRange(Node& n, uint32_t out) const;
+  void requantScales(Node& n, uint32_t input, uint32_t filter, size_t channels);
   void addBias(Node& n, uint32_t id);
   void checkBiasSize(const Node& n, const std::string& at, size_t expected) const;
   std::vector<size_t> dimsList(const Node& n, const flatbuffers::Vector<uint32_t>* v, const char* what) const;
   void parseInOut(Node& n, uint32_t inputId, uint32_t outputId);
+  void parseMoveInOut(Node& n, uint32_t inputId, uint32_t outputId);
   void parseOneToOne(Node& n, const fx::_XNNNode1x1* t, Op op);
   void parseAlphaUnary(Node& n, uint32_t inputId, uint32_t outputId, xnnk::Unary u, float alpha, const char* what);
-  void parseBinary(Node& n, const fx::_XNNNode2x1* t, xnnk::Binary op, bool clamps);
+  void parseBinary(Node& n, const fx::_XNNNode2x1* t, xnnk::Binary op, bool clamps, bool qs8 = false);
   void parseConvert(Node& n, const fx::_XNNNode1x1* t);
   void parseFullyConnected(Node& n, const fx::XNNFullyConnected* t);
+  void readConvWindow(Node& n, const fx::_XNNNodeConv* t);
   void parseConv(Node& n, const fx::_XNNNodeConv* t, bool depthwise);
+  void parseConvTranspose(Node& n, const fx::_XNNNodeConv* t);
   void parsePool(Node& n, const fx::_XNNPooling2D* t, Op op);
   void parseResize(Node& n, const fx::XNNStaticResizeBilinear2D* t);
   void parseTranspose(Node& n, const fx::XNNStaticTranspose* t);
@@ -75,6 +83,7 @@ class XnnpackDelegate final : public DelegateHandle {
   std::vector<uint16_t> blockScalesBf16(const Node& n, uint32_t filter, size_t blockSize) const;
   void runDynamicQuantize(Node& n);
   void runQD8FullyConnected(Node& n);
+  void runQuantized(Node& n, const Shape& shape);  // static int8 nodes (xnnpack_run.cpp)
 
   // XNNPACK operators (xnnpack_operators.cpp)
   void createOperators();

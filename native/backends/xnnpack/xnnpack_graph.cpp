@@ -55,7 +55,16 @@ uint64_t storedBytes(const Value& v) {
     const uint64_t cols = v.dims.back();
     return cols == 0 ? 0 : numel / cols * ((cols + 1) / 2);
   }
-  return numel * v.elemSize;
+  return numel * v.storedElemSize;
+}
+
+bool isFloatValue(const Value& v) {
+  return !v.quantized && v.dqDatatype == DT::xnn_datatype_invalid &&
+         (v.dtype == DT::xnn_datatype_fp32 || v.dtype == DT::xnn_datatype_fp16 || v.dtype == DT::xnn_datatype_bf16);
+}
+
+bool isLowFloat(const Value& v) {
+  return isFloatValue(v) && v.dtype != DT::xnn_datatype_fp32;
 }
 
 // ---------------------------------------------------------------------------
@@ -108,7 +117,8 @@ void XnnpackDelegate::parseValues() {
     v.dqDatatype = tv->dq_datatype();
     if (v.dtype == DT::xnn_datatype_qint8 || v.dtype == DT::xnn_datatype_qcint8 || v.dtype == DT::xnn_datatype_qdint8 ||
         v.dtype == DT::xnn_datatype_qcint4 || v.dtype == DT::xnn_datatype_qbint4)
-      v.elemSize = 1;  // 4-bit values: see storedBytes
+      v.elemSize = v.storedElemSize = 1;  // 4-bit values: see storedBytes
+    if (v.dtype == DT::xnn_datatype_fp16 || v.dtype == DT::xnn_datatype_bf16) v.storedElemSize = 2;
     const uint32_t nd = tv->num_dims();
     const auto* dims = tv->dims();
     const size_t have = dims ? dims->size() : 0;
@@ -196,6 +206,20 @@ void XnnpackDelegate::loadConstant(uint32_t vi) {
     v.constData = v.constCopy.ensure(1, memoryLimit_);
     return;
   }
+  if (isLowFloat(v)) {
+    // Held as f32 (exact): what our loops and the f32 XNNPACK operators read.
+    const size_t numel = static_cast<size_t>(need / 2);
+    float* p = v.constCopy.ensure(numel, memoryLimit_);
+    std::vector<uint16_t> bits(numel);
+    std::memcpy(bits.data(), bytes, need);
+    if (v.dtype == DT::xnn_datatype_fp16)
+      xnnk::fp16ToFloat(bits.data(), p, numel);
+    else
+      xnnk::bf16ToFloatArray(bits.data(), p, numel);
+    v.constData = p;
+    v.constPadded = true;
+    return;
+  }
   if (reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
     // Weights that XNNPACK packs are read in place; a padded copy is made only if the
     // constant is also a run-time operand and ends too close to a page edge (see src()).
@@ -240,7 +264,10 @@ void XnnpackDelegate::checkDataflow() {
     const Value& v = values_[externalValue_[e]];
     if (v.kind == Value::Kind::Output && v.producer < 0)
       invalid("external output " + std::to_string(e) + " is not produced by any node");
-    if (v.dtype != DT::xnn_datatype_fp32 || v.quantized)
+    // Float values; or per-tensor qint8 inputs (a static int8 export passes its quantized
+    // constants, e.g. the operand of `x + 1.0`, to the delegate as int8 tensors).
+    const bool qs8Input = v.kind == Value::Kind::Input && isQs8(externalValue_[e]);
+    if (!isFloatValue(v) && !qs8Input)
       fail(ErrorCode::NotSupported, "XnnpackBackend: external ", v.kind == Value::Kind::Input ? "input" : "output",
            " ", e, " is ", dtypeName(v.dtype), ", which is not supported yet", where_);
   }

@@ -43,15 +43,20 @@ using UnarySetup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, 
 
 enum class Op : uint8_t {
   Binary,         // Add/Sub/Mul/Div/Min/Max (XNNPACK nd ops, own loop above 6 dims)
+  QAdd,           // Add of per-tensor qint8 values (XNNPACK qs8 add; own fixed-point loop in reference mode)
   PRelu,          // own loop
   XnnUnary,       // Clamp, Sigmoid, Hardswish, LeakyReLU, ELU, Abs, Negate, Square, Sqrt, Floor, Ceiling
   OwnUnary,       // Tanh, Exp, Log, Sin, Cos, Gelu, ReciprocalSquareRoot, Copy
   Softmax,
   FullyConnected,
   Conv2d,         // also depthwise
+  ConvTranspose2d, // XNNPACK deconvolution (own loop when it refuses the parameters)
+  QConv2d,        // Conv2d / DepthwiseConv2d on qint8 values, qint8 (per tensor) or qcint8 (per channel) filter
   MaxPool2d,
+  QMaxPool2d,     // on qint8 values (own loop: a max is exact)
   AvgPool2d,
   GlobalAvgPool2d,
+  QGlobalAvgPool2d, // on qint8 values (own loop: int32 sums, one float scale, round to nearest even)
   ResizeBilinear2d,
   Transpose,
   Reshape,
@@ -61,7 +66,7 @@ enum class Op : uint8_t {
   BatchMatmul,
   Quantize,        // Convert fp32 -> qint8 (per tensor)
   Dequantize,      // Convert qint8 (per tensor) -> fp32
-  QFullyConnected, // qint8 input/filter/output, qint32 bias (static per-tensor quantization)
+  QFullyConnected, // qint8 input/output, qint8 (per tensor) or qcint8 (per channel) filter, qint32/qcint32 bias
   DynamicQuantize, // Convert fp32 -> qdint8 (per-row scale and zero point chosen per call)
   QD8FullyConnected, // qdint8 input x qbint4 / qcint4 / qcint8 filter -> fp32 (our microkernels)
 };
@@ -77,7 +82,8 @@ struct Value {
   const fx::PerChannelQuant* perChannel = nullptr;            // qcint4 / qcint8 filters
   const fx::PerChannelGroupQuant* perChannelGroup = nullptr;  // qbint4 filters
   int32_t dynamicNonBatchDims = 0;                            // qdint8 (PerTokenDynamicQuant): > 0
-  size_t elemSize = 4;     // bytes per element: 1 for qint8
+  size_t elemSize = 4;     // bytes per element in memory: 1 for the 8-bit types; fp16/bf16 are held as f32
+  size_t storedElemSize = 4;  // bytes per element of serialized constants (2 for fp16/bf16)
   DT dqDatatype = DT::xnn_datatype_invalid;
   Shape dims;  // serialized
   uint32_t externalId = kInvalidId;
@@ -96,7 +102,8 @@ struct Value {
   float* data = nullptr;
   Tensor* tensor = nullptr;  // external inputs/outputs
   bool copyBack = false;     // output computed in `scratch`, copied into the tensor afterwards
-  Buffer scratch;            // padded copy of an external tensor for XNNPACK reads / aligned writes
+  Buffer scratch;            // padded copy of an external tensor for XNNPACK reads / aligned writes; the f32
+                             // copy of an fp16/bf16 external tensor
   Buffer owned;              // memory for an output tensor that has none of its own
   Buffer rowParams;          // qdint8: mk::QD8Params of each row
 };
@@ -127,6 +134,13 @@ struct Node {
   int bias = -1;  // value index or -1
   bool keepDims = true;  // global average pooling: [N,1,1,C] or [N,C]
   size_t newH = 0, newW = 0;
+  uint32_t adjH = 0, adjW = 0;  // transposed convolution: extra output rows / columns (output_padding)
+  // Static int8
+  std::vector<float> qscale;    // QConv2d / QFullyConnected: input * filter[oc] / output scale per output channel
+  std::vector<float> filterScales;  // qcint8 filter scales (what XNNPACK's qc8 operator takes)
+  bool qPerChannel = false;
+  int8_t qmin = -128, qmax = 127;  // the output range in the output's quantized domain
+  xnnk::QAddParams qadd;
 
   XnnOp xop;
   std::unique_ptr<mk::PackedWeights> packed;  // QD8FullyConnected: the filter, packed once at init
@@ -148,6 +162,10 @@ std::string shapeStr(const Shape& s);
 bool checkedNumel(const Shape& s, uint64_t* out);
 // Bytes a constant value occupies in the payload (4-bit values: two per byte, rows padded).
 uint64_t storedBytes(const Value& v);
+// fp32, fp16 or bf16, not quantized (fp16 / bf16 are computed in f32, rounded to their precision).
+bool isFloatValue(const Value& v);
+// fp16 or bf16, not quantized.
+bool isLowFloat(const Value& v);
 
 }  // namespace xnnpack
 }  // namespace etn

@@ -1,8 +1,15 @@
 #include "xnnpack_kernels.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ETN_XNNK_X86 1
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include "../../runtime/scalar_type.h"
 
 namespace etn {
 namespace xnnk {
@@ -38,12 +45,13 @@ bool nextIndex(Shape& idx, const Shape& shape, size_t dims) {
 // Copies a block of `shape` between two row-major layouts (slice: out of a larger
 // input; pad: into a larger output): block element i is read at in[inBase + i . inStrides]
 // and written at out[outBase + i . outStrides]; the last dim is contiguous in both.
-void copyBlock(const float* in, const Shape& inStrides, size_t inBase, float* out, const Shape& outStrides,
-               size_t outBase, const Shape& shape) {
+// Strides and bases count elements of `elem` bytes.
+void copyBlock(const uint8_t* in, const Shape& inStrides, size_t inBase, uint8_t* out, const Shape& outStrides,
+               size_t outBase, const Shape& shape, size_t elem) {
   const size_t r = shape.size();
   if (numelOf(shape) == 0) return;
   if (r == 0) {
-    out[outBase] = in[inBase];
+    std::memcpy(out + outBase * elem, in + inBase * elem, elem);
     return;
   }
   const size_t inner = shape[r - 1];
@@ -54,7 +62,7 @@ void copyBlock(const float* in, const Shape& inStrides, size_t inBase, float* ou
       from += idx[k] * inStrides[k];
       to += idx[k] * outStrides[k];
     }
-    std::memcpy(out + to, in + from, inner * sizeof(float));
+    std::memcpy(out + to * elem, in + from * elem, inner * elem);
   } while (nextIndex(idx, shape, r - 1));
 }
 
@@ -70,9 +78,9 @@ Shape broadcastStrides(const Shape& s, const Shape& outShape) {
 
 inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-template <typename F>
-void binaryLoop(const float* a, const Shape& aShape, const float* b, const Shape& bShape, float* out,
-                const Shape& outShape, F f) {
+template <class T, class U, typename F>
+void binaryLoop(const T* a, const Shape& aShape, const T* b, const Shape& bShape, U* out, const Shape& outShape,
+                F f) {
   const size_t n = numelOf(outShape);
   if (n == 0) return;
   const size_t na = numelOf(aShape), nb = numelOf(bShape);
@@ -81,12 +89,12 @@ void binaryLoop(const float* a, const Shape& aShape, const float* b, const Shape
     return;
   }
   if (na == n && nb == 1) {
-    const float s = b[0];
+    const T s = b[0];
     for (size_t i = 0; i < n; ++i) out[i] = f(a[i], s);
     return;
   }
   if (na == 1 && nb == n) {
-    const float s = a[0];
+    const T s = a[0];
     for (size_t i = 0; i < n; ++i) out[i] = f(s, b[i]);
     return;
   }
@@ -96,15 +104,15 @@ void binaryLoop(const float* a, const Shape& aShape, const float* b, const Shape
   const size_t inner = outShape[r - 1];
   const size_t ia = sa[r - 1], ib = sb[r - 1];
   Shape idx(r, 0);
-  float* o = out;
+  U* o = out;
   do {
     size_t offA = 0, offB = 0;
     for (size_t k = 0; k + 1 < r; ++k) {
       offA += idx[k] * sa[k];
       offB += idx[k] * sb[k];
     }
-    const float* pa = a + offA;
-    const float* pb = b + offB;
+    const T* pa = a + offA;
+    const T* pb = b + offB;
     for (size_t i = 0; i < inner; ++i) o[i] = f(pa[i * ia], pb[i * ib]);
     o += inner;
   } while (nextIndex(idx, outShape, r - 1));
@@ -114,7 +122,8 @@ void binaryLoop(const float* a, const Shape& aShape, const float* b, const Shape
 
 namespace {
 // out[c][r] = in[r][c] for an [rows, cols] matrix, in cache-sized tiles.
-void transpose2d(const float* in, size_t rows, size_t cols, float* out) {
+template <class T>
+void transpose2d(const T* in, size_t rows, size_t cols, T* out) {
   constexpr size_t kTile = 32;
   for (size_t r0 = 0; r0 < rows; r0 += kTile) {
     const size_t r1 = std::min(rows, r0 + kTile);
@@ -125,9 +134,8 @@ void transpose2d(const float* in, size_t rows, size_t cols, float* out) {
     }
   }
 }
-}  // namespace
-
-void transpose(const float* in, const Shape& inShape, const std::vector<size_t>& perm, float* out) {
+template <class T>
+void transposeT(const T* in, const Shape& inShape, const std::vector<size_t>& perm, T* out) {
   const size_t n = numelOf(inShape);
   if (n == 0) return;
   // Simplify: drop size-1 dims, then merge input dims that stay adjacent in the output.
@@ -166,7 +174,7 @@ void transpose(const float* in, const Shape& inShape, const std::vector<size_t>&
   bool identity = true;
   for (size_t k = 0; k < r; ++k) identity = identity && mPerm[k] == k;
   if (identity || r <= 1) {
-    std::memcpy(out, in, n * sizeof(float));
+    std::memcpy(out, in, n * sizeof(T));
     return;
   }
   if (r == 2) {  // [R, C] -> [C, R]
@@ -187,13 +195,13 @@ void transpose(const float* in, const Shape& inShape, const std::vector<size_t>&
   const size_t inner = outShape[r - 1];
   const size_t innerStride = src[r - 1];
   Shape idx(r, 0);
-  float* o = out;
+  T* o = out;
   do {
     size_t off = 0;
     for (size_t k = 0; k + 1 < r; ++k) off += idx[k] * src[k];
-    const float* q = in + off;
+    const T* q = in + off;
     if (innerStride == 1) {
-      std::memcpy(o, q, inner * sizeof(float));
+      std::memcpy(o, q, inner * sizeof(T));
     } else {
       for (size_t i = 0; i < inner; ++i) o[i] = q[i * innerStride];
     }
@@ -201,24 +209,36 @@ void transpose(const float* in, const Shape& inShape, const std::vector<size_t>&
   } while (nextIndex(idx, outShape, r - 1));
 }
 
-void slice(const float* in, const Shape& inShape, const Shape& offsets, const Shape& outShape, float* out) {
+}  // namespace
+
+void transpose(const void* in, const Shape& inShape, const std::vector<size_t>& perm, void* out, size_t elem) {
+  if (elem == 1)
+    transposeT(static_cast<const uint8_t*>(in), inShape, perm, static_cast<uint8_t*>(out));
+  else
+    transposeT(static_cast<const float*>(in), inShape, perm, static_cast<float*>(out));
+}
+
+void slice(const void* in, const Shape& inShape, const Shape& offsets, const Shape& outShape, void* out,
+           size_t elem) {
   const Shape st = stridesOf(inShape);
   size_t base = 0;
   for (size_t k = 0; k < inShape.size(); ++k) base += offsets[k] * st[k];
-  copyBlock(in, st, base, out, stridesOf(outShape), 0, outShape);
+  copyBlock(static_cast<const uint8_t*>(in), st, base, static_cast<uint8_t*>(out), stridesOf(outShape), 0, outShape,
+            elem);
 }
 
-void concat(const std::vector<const float*>& ins, const std::vector<Shape>& shapes, size_t axis, float* out) {
+void concat(const std::vector<const void*>& ins, const std::vector<Shape>& shapes, size_t axis, void* out,
+            size_t elem) {
   const Shape& s0 = shapes[0];
   size_t outer = 1, innerAfter = 1;
   for (size_t k = 0; k < axis; ++k) outer *= s0[k];
   for (size_t k = axis + 1; k < s0.size(); ++k) innerAfter *= s0[k];
-  float* o = out;
+  uint8_t* o = static_cast<uint8_t*>(out);
   for (size_t i = 0; i < outer; ++i) {
     for (size_t j = 0; j < ins.size(); ++j) {
-      const size_t chunk = shapes[j][axis] * innerAfter;
+      const size_t chunk = shapes[j][axis] * innerAfter * elem;
       if (chunk == 0) continue;
-      std::memcpy(o, ins[j] + i * chunk, chunk * sizeof(float));
+      std::memcpy(o, static_cast<const uint8_t*>(ins[j]) + i * chunk, chunk);
       o += chunk;
     }
   }
@@ -231,7 +251,8 @@ void constantPad(const float* in, const Shape& inShape, const Shape& pre, const 
   const Shape os = stridesOf(outShape);
   size_t base = 0;
   for (size_t k = 0; k < inShape.size(); ++k) base += pre[k] * os[k];
-  copyBlock(in, stridesOf(inShape), 0, out, os, base, inShape);
+  copyBlock(reinterpret_cast<const uint8_t*>(in), stridesOf(inShape), 0, reinterpret_cast<uint8_t*>(out), os, base,
+            inShape, sizeof(float));
 }
 
 void unary(Unary op, const float* in, float* out, size_t n, float alpha, float lo, float hi) {
@@ -477,6 +498,191 @@ void softmax(const float* in, size_t rows, size_t channels, float* out) {
     const float inv = static_cast<float>(1.0 / sum);
     for (size_t k = 0; k < channels; ++k) y[k] *= inv;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Transposed convolution
+
+void deconv2dNhwc(const float* in, size_t n, size_t h, size_t w, const float* filter, const float* bias,
+                  const Conv2dParams& p, float* out, size_t oh, size_t ow, float lo, float hi) {
+  const size_t inC = p.groups * p.gic, outC = p.groups * p.goc;
+  for (size_t i = 0; i < n * oh * ow; ++i)
+    for (size_t c = 0; c < outC; ++c) out[i * outC + c] = bias ? bias[c] : 0.0f;
+  // Each input pixel scatters kh x kw taps; a tap lands on output (iy*sh + ky*dh - pt, ix*sw + kx*dw - pl).
+  for (size_t b = 0; b < n; ++b)
+    for (size_t iy = 0; iy < h; ++iy)
+      for (size_t ix = 0; ix < w; ++ix) {
+        const float* px = in + ((b * h + iy) * w + ix) * inC;
+        for (size_t ky = 0; ky < p.kh; ++ky) {
+          const ptrdiff_t oy = static_cast<ptrdiff_t>(iy * p.sh + ky * p.dh) - static_cast<ptrdiff_t>(p.pt);
+          if (oy < 0 || oy >= static_cast<ptrdiff_t>(oh)) continue;
+          for (size_t kx = 0; kx < p.kw; ++kx) {
+            const ptrdiff_t ox = static_cast<ptrdiff_t>(ix * p.sw + kx * p.dw) - static_cast<ptrdiff_t>(p.pl);
+            if (ox < 0 || ox >= static_cast<ptrdiff_t>(ow)) continue;
+            float* po = out + ((b * oh + static_cast<size_t>(oy)) * ow + static_cast<size_t>(ox)) * outC;
+            for (size_t g = 0; g < p.groups; ++g)
+              for (size_t o = 0; o < p.goc; ++o) {
+                const size_t oc = g * p.goc + o;
+                const float* f = filter + ((oc * p.kh + ky) * p.kw + kx) * p.gic;
+                const float* xi = px + g * p.gic;
+                float s = 0;
+                for (size_t i = 0; i < p.gic; ++i) s += xi[i] * f[i];
+                po[oc] += s;
+              }
+          }
+        }
+      }
+  for (size_t i = 0; i < n * oh * ow * outC; ++i) out[i] = clampf(out[i], lo, hi);
+}
+
+// ---------------------------------------------------------------------------
+// float16 / bfloat16 values held as float32
+
+#ifdef ETN_XNNK_X86
+namespace {
+__attribute__((target("avx,f16c"))) void roundFp16F16c(float* x, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) x[i] = halfToFloat(floatToHalf(x[i]));
+}
+bool haveF16c() {
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+}  // namespace
+#endif
+
+void roundToFp16(float* x, size_t n) {
+#ifdef ETN_XNNK_X86
+  if (haveF16c()) {
+    roundFp16F16c(x, n);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < n; ++i) x[i] = halfToFloat(floatToHalf(x[i]));
+}
+
+void roundToBf16(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = bf16ToFloat(floatToBf16(x[i]));
+}
+
+void fp16ToFloat(const uint16_t* in, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = halfToFloat(in[i]);
+}
+void bf16ToFloatArray(const uint16_t* in, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = bf16ToFloat(in[i]);
+}
+void floatToFp16(const float* in, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = floatToHalf(in[i]);
+}
+void floatToBf16Array(const float* in, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = floatToBf16(in[i]);
+}
+
+// ---------------------------------------------------------------------------
+// Static int8
+
+void conv2dQs8(const int8_t* in, size_t n, size_t h, size_t w, const int8_t* filter, const int32_t* bias,
+               const Conv2dParams& p, const QConvParams& q, int8_t* out, size_t oh, size_t ow) {
+  const size_t inC = p.depthwise ? p.groups : p.groups * p.gic;
+  const size_t outC = p.groups * p.goc;
+  const float lo = static_cast<float>(q.qmin - q.ozp), hi = static_cast<float>(q.qmax - q.ozp);
+  std::vector<int32_t> acc(outC);
+  for (size_t b = 0; b < n; ++b)
+    for (size_t oy = 0; oy < oh; ++oy)
+      for (size_t ox = 0; ox < ow; ++ox) {
+        for (size_t c = 0; c < outC; ++c) acc[c] = bias ? bias[c] : 0;
+        // Taps in the padding read the input zero point: they add nothing.
+        forEachTap(p, h, w, b, oy, ox, [&](size_t ky, size_t kx, size_t pixel) {
+          const int8_t* px = in + pixel * inC;
+          if (p.depthwise) {
+            const int8_t* f = filter + (ky * p.kw + kx) * outC;
+            for (size_t c = 0; c < p.groups; ++c)
+              for (size_t m = 0; m < p.goc; ++m)
+                acc[c * p.goc + m] += (int32_t(px[c]) - q.izp) * int32_t(f[c * p.goc + m]);
+          } else {
+            for (size_t g = 0; g < p.groups; ++g)
+              for (size_t o = 0; o < p.goc; ++o) {
+                const size_t oc = g * p.goc + o;
+                const int8_t* f = filter + ((oc * p.kh + ky) * p.kw + kx) * p.gic;
+                const int8_t* xi = px + g * p.gic;
+                int32_t s = 0;
+                for (size_t i = 0; i < p.gic; ++i) s += (int32_t(xi[i]) - q.izp) * int32_t(f[i]);
+                acc[oc] += s;
+              }
+          }
+        });
+        int8_t* po = out + ((b * oh + oy) * ow + ox) * outC;
+        // XNNPACK's fp32 requantization: scale in float, clamp, round to nearest even, add the zero point.
+        for (size_t c = 0; c < outC; ++c) {
+          const float v = clampf(static_cast<float>(acc[c]) * q.scale[c], lo, hi);
+          po[c] = static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(v)) + q.ozp);
+        }
+      }
+}
+
+bool qs8AddParams(float aScale, int32_t aZp, float bScale, int32_t bZp, float outScale, int32_t outZp, int8_t qmin,
+                  int8_t qmax, QAddParams* out) {
+  const float aRatio = aScale / outScale, bRatio = bScale / outScale;
+  if (!(aRatio >= 0x1.0p-10f && aRatio < 0x1.0p+8f && bRatio >= 0x1.0p-10f && bRatio < 0x1.0p+8f)) return false;
+  const float maxRatio = std::max(aRatio, bRatio);
+  int exponent = 0;
+  std::frexp(maxRatio, &exponent);  // maxRatio = m * 2^exponent, m in [0.5, 1): IEEE exponent = exponent - 1
+  const int shift = 20 - (exponent - 1);
+  out->aMultiplier = static_cast<int32_t>(std::nearbyint(std::ldexp(aRatio, shift)));
+  out->bMultiplier = static_cast<int32_t>(std::nearbyint(std::ldexp(bRatio, shift)));
+  out->shift = shift;
+  out->bias = (int32_t(1) << (shift - 1)) - out->aMultiplier * aZp - out->bMultiplier * bZp;
+  out->ozp = outZp;
+  out->qmin = qmin;
+  out->qmax = qmax;
+  return true;
+}
+
+void addQs8(const int8_t* a, const Shape& aShape, const int8_t* b, const Shape& bShape, int8_t* out,
+            const Shape& outShape, const QAddParams& q) {
+  binaryLoop(a, aShape, b, bShape, out, outShape, [&](int8_t x, int8_t y) {
+    const int32_t acc = q.bias + int32_t(x) * q.aMultiplier + int32_t(y) * q.bMultiplier;
+    const int32_t v = (acc >> q.shift) + q.ozp;  // arithmetic shift: floor of acc / 2^shift
+    return static_cast<int8_t>(std::min<int32_t>(q.qmax, std::max<int32_t>(q.qmin, v)));
+  });
+}
+
+void globalAvgPoolS8(const int8_t* in, size_t n, size_t hw, size_t c, float inScale, int32_t izp, float outScale,
+                     int32_t ozp, int8_t qmin, int8_t qmax, int8_t* out) {
+  const float scale = hw ? inScale / (outScale * static_cast<float>(hw)) : 0.0f;
+  const float lo = static_cast<float>(qmin - ozp), hi = static_cast<float>(qmax - ozp);
+  std::vector<int64_t> acc(c);
+  for (size_t b = 0; b < n; ++b) {
+    std::fill(acc.begin(), acc.end(), 0);
+    for (size_t i = 0; i < hw; ++i) {
+      const int8_t* px = in + (b * hw + i) * c;
+      for (size_t k = 0; k < c; ++k) acc[k] += int32_t(px[k]) - izp;
+    }
+    for (size_t k = 0; k < c; ++k) {
+      const float v = clampf(static_cast<float>(acc[k]) * scale, lo, hi);
+      out[b * c + k] = static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(v)) + ozp);
+    }
+  }
+}
+
+void maxPool2dS8(const int8_t* in, size_t n, size_t h, size_t w, size_t c, const Conv2dParams& p, int8_t* out,
+                 size_t oh, size_t ow, int8_t qmin, int8_t qmax) {
+  std::vector<int8_t> acc(c);
+  for (size_t b = 0; b < n; ++b)
+    for (size_t oy = 0; oy < oh; ++oy)
+      for (size_t ox = 0; ox < ow; ++ox) {
+        std::fill(acc.begin(), acc.end(), int8_t(-128));
+        forEachTap(p, h, w, b, oy, ox, [&](size_t, size_t, size_t pixel) {
+          const int8_t* px = in + pixel * c;
+          for (size_t k = 0; k < c; ++k) acc[k] = std::max(acc[k], px[k]);
+        });
+        int8_t* po = out + ((b * oh + oy) * ow + ox) * c;
+        for (size_t k = 0; k < c; ++k) po[k] = std::min(qmax, std::max(qmin, acc[k]));
+      }
 }
 
 }  // namespace xnnk

@@ -1,7 +1,10 @@
-// Our own f32 loops for the XNNPACK delegate: the data-movement nodes (transpose,
-// slice, concatenate, pad), the math Debian's 2022 XNNPACK operator API lacks
-// (tanh, exp, log, sin, cos, gelu, rsqrt, batch matmul, prelu) and fallbacks
-// (broadcasting binary ops above XNNPACK's 6 dims, FC with a runtime filter).
+// Our own loops for the XNNPACK delegate: the data-movement nodes (transpose,
+// slice, concatenate: any element size; pad), the math Debian's 2022 XNNPACK operator API lacks
+// (tanh, exp, log, sin, cos, gelu, rsqrt, batch matmul, prelu), fallbacks
+// (broadcasting binary ops above XNNPACK's 6 dims, FC with a runtime filter), the
+// reference versions of what XNNPACK runs (ETN_XNNPACK_REFERENCE=1: convolutions,
+// transposed convolutions, static int8 convolution / add / max pooling), and the
+// float16 / bfloat16 conversions.
 // Shapes are physical (row-major) and already validated by the caller.
 #pragma once
 #include <cstddef>
@@ -15,12 +18,14 @@ using Shape = std::vector<size_t>;
 
 size_t numelOf(const Shape& s);
 
+// Data movement on elements of `elem` bytes (transpose: 1 or 4).
 // out[i0..] = in[i_perm[0]..]: out dim k is in dim perm[k].
-void transpose(const float* in, const Shape& inShape, const std::vector<size_t>& perm, float* out);
+void transpose(const void* in, const Shape& inShape, const std::vector<size_t>& perm, void* out, size_t elem);
 // out = in[offsets : offsets + outShape] (same rank).
-void slice(const float* in, const Shape& inShape, const Shape& offsets, const Shape& outShape, float* out);
+void slice(const void* in, const Shape& inShape, const Shape& offsets, const Shape& outShape, void* out, size_t elem);
 // Concatenates inputs (same rank, equal except on axis) into out.
-void concat(const std::vector<const float*>& ins, const std::vector<Shape>& shapes, size_t axis, float* out);
+void concat(const std::vector<const void*>& ins, const std::vector<Shape>& shapes, size_t axis, void* out,
+            size_t elem);
 // Constant padding: out dim d = pre[d] + in[d] + post[d].
 void constantPad(const float* in, const Shape& inShape, const Shape& pre, const Shape& outShape, float value,
                  float* out);
@@ -60,6 +65,49 @@ void pool2dNhwc(bool isMax, const float* in, size_t n, size_t h, size_t w, size_
 void globalAvgPool(const float* in, size_t n, size_t hw, size_t c, float* out, float lo, float hi);
 // Softmax over the last dim of [rows, channels].
 void softmax(const float* in, size_t rows, size_t channels, float* out);
+
+// NHWC transposed convolution (XNNPACK's deconvolution): filter [groups*goc, kh, kw, gic];
+// p.pt / p.pl are the paddings cropped from the output's top / left.
+void deconv2dNhwc(const float* in, size_t n, size_t h, size_t w, const float* filter, const float* bias,
+                  const Conv2dParams& p, float* out, size_t oh, size_t ow, float lo, float hi);
+
+// float16 / bfloat16 values are held as float32: rounding to their precision (nearest
+// even), and the conversions at the delegate's boundary.
+void roundToFp16(float* x, size_t n);
+void roundToBf16(float* x, size_t n);
+void fp16ToFloat(const uint16_t* in, float* out, size_t n);
+void bf16ToFloatArray(const uint16_t* in, float* out, size_t n);
+void floatToFp16(const float* in, uint16_t* out, size_t n);
+void floatToBf16Array(const float* in, uint16_t* out, size_t n);
+
+// Static int8 (qint8 values, per-tensor or per-output-channel filter scales).
+struct QConvParams {
+  int32_t izp = 0, ozp = 0;
+  int8_t qmin = -128, qmax = 127;
+  const float* scale = nullptr;  // per output channel: input_scale * filter_scale[oc] / output_scale
+};
+// NHWC int8 convolution with XNNPACK's fp32 requantization (filter layouts as conv2dNhwc;
+// a fully connected layer is the 1x1 case).
+void conv2dQs8(const int8_t* in, size_t n, size_t h, size_t w, const int8_t* filter, const int32_t* bias,
+               const Conv2dParams& p, const QConvParams& q, int8_t* out, size_t oh, size_t ow);
+// int8 addition in XNNPACK's fixed point (qs8 vadd: 20-bit multipliers, one shift).
+struct QAddParams {
+  int32_t aMultiplier = 0, bMultiplier = 0, bias = 0, ozp = 0;
+  int shift = 0;
+  int8_t qmin = -128, qmax = 127;
+};
+// False when a scale ratio is outside [2^-10, 2^8), which XNNPACK refuses.
+bool qs8AddParams(float aScale, int32_t aZp, float bScale, int32_t bZp, float outScale, int32_t outZp, int8_t qmin,
+                  int8_t qmax, QAddParams* out);
+void addQs8(const int8_t* a, const Shape& aShape, const int8_t* b, const Shape& bShape, int8_t* out,
+            const Shape& outShape, const QAddParams& q);
+// [n, hw, c] int8 -> [n, c] int8 mean over hw: int32 sums of (x - izp), times
+// inScale / (outScale * hw) in float, rounded to nearest even, plus ozp, clamped.
+void globalAvgPoolS8(const int8_t* in, size_t n, size_t hw, size_t c, float inScale, int32_t izp, float outScale,
+                     int32_t ozp, int8_t qmin, int8_t qmax, int8_t* out);
+// NHWC int8 max pooling (same quantization in and out), clamped to [qmin, qmax].
+void maxPool2dS8(const int8_t* in, size_t n, size_t h, size_t w, size_t c, const Conv2dParams& p, int8_t* out,
+                 size_t oh, size_t ow, int8_t qmin, int8_t qmax);
 
 }  // namespace xnnk
 }  // namespace etn

@@ -52,6 +52,54 @@ void XnnpackDelegate::requireF32(const Node& n, uint32_t vi, const char* role) c
     unsupported(n, std::string("with ") + dtypeName(v.dtype) + " " + role);
 }
 
+// fp32, or fp16 / bf16 (computed in f32 and rounded to the value's precision).
+void XnnpackDelegate::requireFloat(const Node& n, uint32_t vi, const char* role) const {
+  const Value& v = values_[vi];
+  if (v.dqDatatype != DT::xnn_datatype_invalid)
+    unsupported(n, std::string("with a dynamically quantized (") + dtypeName(v.dqDatatype) + ") " + role);
+  if (!isFloatValue(v)) unsupported(n, std::string("with ") + dtypeName(v.dtype) + " " + role);
+}
+
+bool XnnpackDelegate::sameQuant(uint32_t a, uint32_t b) const {
+  return values_[a].qscale == values_[b].qscale && values_[a].qzp == values_[b].qzp;
+}
+
+// The output range of a node writing qint8 value `out`, in that value's quantized domain
+// (XNNPACK's xnn_qs8_quantize of output_min / output_max).
+void XnnpackDelegate::quantizedRange(Node& n, uint32_t out) const {
+  const Value& o = values_[out];
+  auto q = [&](float v) {
+    const float r = std::nearbyint(v / o.qscale) + static_cast<float>(o.qzp);
+    return static_cast<int8_t>(std::isnan(r) ? 0 : std::min(127.0f, std::max(-128.0f, r)));
+  };
+  n.qmin = std::isinf(n.outMin) && n.outMin < 0 ? int8_t(-128) : q(n.outMin);
+  n.qmax = std::isinf(n.outMax) && n.outMax > 0 ? int8_t(127) : q(n.outMax);
+  if (n.qmin >= n.qmax) invalid(nodeLabel(n) + " has an empty int8 output range");
+}
+
+// Requantization scales of a static int8 convolution / fully connected node:
+// input_scale * filter_scale[oc] / output_scale, computed in float as XNNPACK does,
+// within the range Debian's XNNPACK accepts (it asserts below 2^-32).
+void XnnpackDelegate::requantScales(Node& n, uint32_t input, uint32_t filter, size_t channels) {
+  const Value& x = values_[input];
+  const Value& f = values_[filter];
+  const Value& o = values_[n.out];
+  if (n.qPerChannel) {
+    n.oc = channels;
+    n.filterScales = perChannelScales(n, filter);
+  } else {
+    n.filterScales.assign(channels, f.qscale);
+  }
+  n.qscale.resize(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const float fs = n.filterScales[c];
+    if (!(fs > 0.0f) || !std::isnormal(fs)) invalid(nodeLabel(n) + " filter has quantization scale " + std::to_string(fs));
+    n.qscale[c] = x.qscale * fs / o.qscale;
+    if (!(n.qscale[c] >= 0x1.0p-32f && n.qscale[c] < 256.0f))
+      unsupported(n, "with requantization scale " + std::to_string(n.qscale[c]) + " (input*filter/output scale)");
+  }
+}
+
 bool XnnpackDelegate::isQs8(uint32_t vi) const {
   const Value& v = values_[vi];
   return v.dtype == DT::xnn_datatype_qint8 && v.quantized && v.perTensor && v.dqDatatype == DT::xnn_datatype_invalid;
@@ -127,7 +175,7 @@ void XnnpackDelegate::parseNode(const fx::XNode* xn, uint32_t index) {
   };
 
   switch (n.type) {
-    case NT::XNNAdd: parseBinary(n, xn->xnode_union_as_XNNAdd(), xnnk::Binary::Add, true); break;
+    case NT::XNNAdd: parseBinary(n, xn->xnode_union_as_XNNAdd(), xnnk::Binary::Add, true, true); break;
     case NT::XNNSubtract: parseBinary(n, xn->xnode_union_as_XNNSubtract(), xnnk::Binary::Sub, true); break;
     case NT::XNNMultiply: parseBinary(n, xn->xnode_union_as_XNNMultiply(), xnnk::Binary::Mul, true); break;
     case NT::XNNDiv: parseBinary(n, xn->xnode_union_as_XNNDiv(), xnnk::Binary::Div, true); break;
@@ -181,11 +229,25 @@ void XnnpackDelegate::parseNode(const fx::XNode* xn, uint32_t index) {
     case NT::XNNDepthwiseConv2d: parseConv(n, xn->xnode_union_as_XNNDepthwiseConv2d(), true); break;
     case NT::XNNMaxPooling2d: parsePool(n, xn->xnode_union_as_XNNMaxPooling2d(), Op::MaxPool2d); break;
     case NT::XNNAvgPooling2d: parsePool(n, xn->xnode_union_as_XNNAvgPooling2d(), Op::AvgPool2d); break;
-    case NT::XNNGlobalAvgPooling2d:
-      parseOneToOne(n, xn->xnode_union_as_XNNGlobalAvgPooling2d(), Op::GlobalAvgPool2d);
+    case NT::XNNGlobalAvgPooling2d: {
+      const auto* t = xn->xnode_union_as_XNNGlobalAvgPooling2d();
+      const auto in = idToValue_.find(t->input_id());
+      if (in != idToValue_.end() && values_[in->second].quantized) {
+        // Static int8: qint8 in and out (per tensor), the mean requantized.
+        n.op = Op::QGlobalAvgPool2d;
+        n.in = {valueRef(n, t->input_id(), "input")};
+        n.out = valueRef(n, t->output_id(), "output");
+        n.flags = t->flags();
+        requireQuant(n, n.in[0], DT::xnn_datatype_qint8, "input");
+        requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
+        quantizedRange(n, n.out);
+      } else {
+        parseOneToOne(n, t, Op::GlobalAvgPool2d);
+      }
       // Newer exports set XNN_FLAG_KEEP_DIMS; older ones relied on a 4-D output value.
       n.keepDims = (n.flags & kFlagKeepDims) != 0 || values_[n.out].dims.size() == 4;
       break;
+    }
     case NT::XNNStaticResizeBilinear2D: parseResize(n, xn->xnode_union_as_XNNStaticResizeBilinear2D()); break;
     case NT::XNNStaticTranspose: parseTranspose(n, xn->xnode_union_as_XNNStaticTranspose()); break;
     case NT::XNNStaticReshape: parseReshape(n, xn->xnode_union_as_XNNStaticReshape()); break;
@@ -195,10 +257,14 @@ void XnnpackDelegate::parseNode(const fx::XNode* xn, uint32_t index) {
     case NT::XNNConcatenate3: parseConcat(n, xn->xnode_union_as_XNNConcatenate3(), 3); break;
     case NT::XNNConcatenate4: parseConcat(n, xn->xnode_union_as_XNNConcatenate4(), 4); break;
     case NT::XNNConcatenate5: parseConcat(n, xn->xnode_union_as_XNNConcatenate5(), 5); break;
-    case NT::XNNConvTranspose2d:
+    case NT::XNNConvTranspose2d: parseConvTranspose(n, xn->xnode_union_as_XNNConvTranspose2d()); break;
     case NT::XNNArgMaxPooling2d:
+      // The official partitioner delegates max.dim only when its indices are unused, and
+      // then lowers it to MaxPooling2d: no official export has this node.
+      unsupported(n, "(node type 21, max pooling with indices; no official export emits it)");
     case NT::XNNScaledDotProductAttention:
-      unsupported(n, "(node type " + std::to_string(static_cast<int>(n.type)) + ")");
+      // Not implemented by the official runtime either (XNNCompiler), nor emitted by its partitioner.
+      unsupported(n, "(node type 36; the official XNNPACK runtime does not implement it either)");
     case NT::NONE:
       invalid("node " + std::to_string(index) + " has no type");
     default:
@@ -210,12 +276,27 @@ void XnnpackDelegate::parseNode(const fx::XNode* xn, uint32_t index) {
 // ---------------------------------------------------------------------------
 // Elementwise nodes
 
-// One f32 input, one f32 output.
+// One float input, one float output (fp32, fp16 or bf16).
 void XnnpackDelegate::parseInOut(Node& n, uint32_t inputId, uint32_t outputId) {
   n.in = {valueRef(n, inputId, "input")};
   n.out = valueRef(n, outputId, "output");
-  requireF32(n, n.in[0], "input");
-  requireF32(n, n.out, "output");
+  requireFloat(n, n.in[0], "input");
+  requireFloat(n, n.out, "output");
+}
+
+// Nodes that move data (or take a max): float in and out, or per-tensor qint8 in and out
+// with the same scale and zero point.
+void XnnpackDelegate::parseMoveInOut(Node& n, uint32_t inputId, uint32_t outputId) {
+  n.in = {valueRef(n, inputId, "input")};
+  n.out = valueRef(n, outputId, "output");
+  if (values_[n.in[0]].quantized || values_[n.out].quantized) {
+    requireQuant(n, n.in[0], DT::xnn_datatype_qint8, "input");
+    requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
+    if (!sameQuant(n.in[0], n.out)) unsupported(n, "with different input and output quantization");
+    return;
+  }
+  requireFloat(n, n.in[0], "input");
+  requireFloat(n, n.out, "output");
 }
 
 // The nodes serialized as _XNNNode1x1 (unary math, softmax, global average pooling).
@@ -235,8 +316,9 @@ void XnnpackDelegate::parseAlphaUnary(Node& n, uint32_t inputId, uint32_t output
   if (!std::isfinite(n.alpha)) invalid("node " + std::to_string(n.index) + " " + what + " is not finite");
 }
 
-// Binary math; `clamps`: whether the node's output range applies (Minimum/Maximum have none).
-void XnnpackDelegate::parseBinary(Node& n, const fx::_XNNNode2x1* t, xnnk::Binary op, bool clamps) {
+// Binary math; `clamps`: whether the node's output range applies (Minimum/Maximum have none);
+// `qs8`: whether the node may also take per-tensor qint8 values (Add).
+void XnnpackDelegate::parseBinary(Node& n, const fx::_XNNNode2x1* t, xnnk::Binary op, bool clamps, bool qs8) {
   n.op = Op::Binary;
   n.binary = op;
   n.in = {valueRef(n, t->input1_id(), "input1"), valueRef(n, t->input2_id(), "input2")};
@@ -246,9 +328,22 @@ void XnnpackDelegate::parseBinary(Node& n, const fx::_XNNNode2x1* t, xnnk::Binar
     n.outMin = -kInf;
     n.outMax = kInf;
   }
-  requireF32(n, n.in[0], "input1");
-  requireF32(n, n.in[1], "input2");
-  requireF32(n, n.out, "output");
+  if (qs8 && (values_[n.in[0]].quantized || values_[n.in[1]].quantized || values_[n.out].quantized)) {
+    n.op = Op::QAdd;
+    requireQuant(n, n.in[0], DT::xnn_datatype_qint8, "input1");
+    requireQuant(n, n.in[1], DT::xnn_datatype_qint8, "input2");
+    requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
+    quantizedRange(n, n.out);
+    const Value& a = values_[n.in[0]];
+    const Value& b = values_[n.in[1]];
+    const Value& o = values_[n.out];
+    if (!xnnk::qs8AddParams(a.qscale, a.qzp, b.qscale, b.qzp, o.qscale, o.qzp, n.qmin, n.qmax, &n.qadd))
+      unsupported(n, "with input-to-output scale ratios outside [2^-10, 2^8)");
+    return;
+  }
+  requireFloat(n, n.in[0], "input1");
+  requireFloat(n, n.in[1], "input2");
+  requireFloat(n, n.out, "output");
 }
 
 // Convert: fp32 -> per-tensor qint8 (Quantize), the reverse (Dequantize), or fp32 -> fp32 (a copy).
@@ -278,6 +373,8 @@ void XnnpackDelegate::parseConvert(Node& n, const fx::_XNNNode1x1* t) {
     requireQuant(n, i, DT::xnn_datatype_qint8, "input");
     return;
   }
+  // (No official export converts between float types inside a delegate: the partitioner
+  // leaves dtype-changing copies outside.)
   if (!outF32) unsupported(n, "to " + dtypeName(vo.dtype));
   if (!inF32) unsupported(n, "from " + dtypeName(vi.dtype));
   parseOneToOne(n, t, Op::OwnUnary);  // fp32 -> fp32
@@ -296,30 +393,40 @@ void XnnpackDelegate::parseFullyConnected(Node& n, const fx::XNNFullyConnected* 
   n.op = Op::FullyConnected;
   n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
   n.out = valueRef(n, t->output_id(), "output");
-  const bool int8 = values_[n.in[1]].dtype == DT::xnn_datatype_qint8 && values_[n.in[1]].quantized;
+  const Value& fv = values_[n.in[1]];
+  const bool int8 = fv.quantized && (fv.dtype == DT::xnn_datatype_qint8 || fv.dtype == DT::xnn_datatype_qcint8);
   if (int8) {
-    // Static int8: qint8 input, filter and output, per tensor; qint32 bias.
+    // Static int8: qint8 input and output (per tensor); qint8 (per tensor) or qcint8 (per output
+    // channel) filter with zero point 0; qint32 / qcint32 bias.
     n.op = Op::QFullyConnected;
-    requireQuant(n, n.in[1], DT::xnn_datatype_qint8, "filter");
+    n.qPerChannel = fv.dtype == DT::xnn_datatype_qcint8;
+    if (n.qPerChannel) {
+      if (fv.perChannel == nullptr) unsupported(n, "with a qcint8 filter without per-channel scales");
+      if (fv.perChannel->channel_dim() != 0)
+        unsupported(n, "with filter scales along dim " + std::to_string(fv.perChannel->channel_dim()));
+    } else {
+      requireQuant(n, n.in[1], DT::xnn_datatype_qint8, "filter");
+      if (fv.qzp != 0) unsupported(n, "with an asymmetric (zero point != 0) filter");
+    }
     requireQuant(n, n.in[0], DT::xnn_datatype_qint8, "input");
     requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
-    if (values_[n.in[1]].qzp != 0) unsupported(n, "with an asymmetric (zero point != 0) filter");
-    if (values_[n.in[1]].kind != Value::Kind::Constant) unsupported(n, "with a runtime int8 filter");
+    if (fv.kind != Value::Kind::Constant) unsupported(n, "with a runtime int8 filter");
   } else {
-    requireF32(n, n.in[1], "filter");
-    requireF32(n, n.in[0], "input");
+    requireFloat(n, n.in[1], "filter");
+    requireFloat(n, n.in[0], "input");
   }
   if (t->bias_id() != kInvalidId) {
     addBias(n, t->bias_id());
     if (int8) {
-      requireQuant(n, static_cast<uint32_t>(n.bias), DT::xnn_datatype_qint32, "bias");
-      if (values_[static_cast<size_t>(n.bias)].kind != Value::Kind::Constant)
-        unsupported(n, "with a runtime int32 bias");
+      const Value& b = values_[static_cast<size_t>(n.bias)];
+      if (!b.quantized || (b.dtype != DT::xnn_datatype_qint32 && b.dtype != DT::xnn_datatype_qcint32))
+        unsupported(n, "int8 with a " + dtypeName(b.dtype) + " bias");
+      if (b.kind != Value::Kind::Constant) unsupported(n, "with a runtime int32 bias");
     } else {
-      requireF32(n, static_cast<uint32_t>(n.bias), "bias");
+      requireFloat(n, static_cast<uint32_t>(n.bias), "bias");
     }
   }
-  if (!int8) requireF32(n, n.out, "output");
+  if (!int8) requireFloat(n, n.out, "output");
   n.flags = t->flags();
   if ((n.flags & ~uint32_t(XNN_FLAG_TRANSPOSE_WEIGHTS)) != 0)
     unsupported(n, "with flags " + std::to_string(n.flags));
@@ -332,21 +439,14 @@ void XnnpackDelegate::parseFullyConnected(Node& n, const fx::XNNFullyConnected* 
   n.ic = n.transposedWeights ? f.dims[0] : f.dims[1];
   if (n.ic == 0 || n.oc == 0) invalid(at + " has an empty filter");
   if (n.bias >= 0) checkBiasSize(n, at, n.oc);
+  if (int8) {
+    quantizedRange(n, n.out);
+    requantScales(n, n.in[0], n.in[1], n.oc);
+  }
 }
 
-// Conv2d and DepthwiseConv2d, with a constant filter and bias.
-void XnnpackDelegate::parseConv(Node& n, const fx::_XNNNodeConv* t, bool depthwise) {
-  n.op = Op::Conv2d;
-  n.depthwise = depthwise;
-  n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
-  n.out = valueRef(n, t->output_id(), "output");
-  requireF32(n, n.in[0], "input");
-  requireF32(n, n.in[1], "filter");
-  requireF32(n, n.out, "output");
-  if (t->bias_id() != kInvalidId) {
-    addBias(n, t->bias_id());
-    requireF32(n, static_cast<uint32_t>(n.bias), "bias");
-  }
+// The parameters Conv2d, DepthwiseConv2d and ConvTranspose2d share, with a constant filter and bias.
+void XnnpackDelegate::readConvWindow(Node& n, const fx::_XNNNodeConv* t) {
   n.flags = t->flags();
   if (n.flags != 0) unsupported(n, "with flags " + std::to_string(n.flags));
   readPadding(n, t);
@@ -356,14 +456,55 @@ void XnnpackDelegate::parseConv(Node& n, const fx::_XNNNodeConv* t, bool depthwi
   const std::string at = nodeLabel(n);
   if (n.kh == 0 || n.kw == 0 || n.sh == 0 || n.sw == 0 || n.dh == 0 || n.dw == 0)
     invalid(at + " has a zero kernel size, stride or dilation");
-  if (absurdWindow(n)) invalid(at + " has absurd kernel/padding sizes");
+  if (absurdWindow(n) || n.sh > 65536 || n.sw > 65536) invalid(at + " has absurd kernel/stride/padding sizes");
   if (t->groups() == 0 || t->group_input_channels() == 0 || t->group_output_channels() == 0)
     invalid(at + " has zero channels or groups");
-  const Value& f = values_[n.in[1]];
-  if (f.kind != Value::Kind::Constant) unsupported(n, "with a runtime (non-constant) filter");
+  if (values_[n.in[1]].kind != Value::Kind::Constant) unsupported(n, "with a runtime (non-constant) filter");
   if (n.bias >= 0 && values_[static_cast<size_t>(n.bias)].kind != Value::Kind::Constant)
     unsupported(n, "with a runtime (non-constant) bias");
   n.groups = t->groups();
+}
+
+// Conv2d and DepthwiseConv2d: float, or static int8 (qint8 input/output, qint8 or qcint8 filter,
+// qint32 / qcint32 bias).
+void XnnpackDelegate::parseConv(Node& n, const fx::_XNNNodeConv* t, bool depthwise) {
+  n.op = Op::Conv2d;
+  n.depthwise = depthwise;
+  n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
+  n.out = valueRef(n, t->output_id(), "output");
+  const Value& fv = values_[n.in[1]];
+  const bool int8 = values_[n.in[0]].quantized || fv.quantized;
+  if (int8) {
+    n.op = Op::QConv2d;
+    requireQuant(n, n.in[0], DT::xnn_datatype_qint8, "input");
+    requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
+    n.qPerChannel = fv.dtype == DT::xnn_datatype_qcint8;
+    if (n.qPerChannel) {
+      if (!fv.quantized || fv.perChannel == nullptr) unsupported(n, "with a qcint8 filter without per-channel scales");
+      // Scales along the output channels: dim 0 of [OC, KH, KW, IC], dim 3 of the depthwise [1, KH, KW, OC].
+      const int32_t want = depthwise ? 3 : 0;
+      if (fv.perChannel->channel_dim() != want)
+        unsupported(n, "with filter scales along dim " + std::to_string(fv.perChannel->channel_dim()));
+    } else {
+      requireQuant(n, n.in[1], DT::xnn_datatype_qint8, "filter");
+      if (fv.qzp != 0) unsupported(n, "with an asymmetric (zero point != 0) filter");
+    }
+  } else {
+    requireFloat(n, n.in[0], "input");
+    requireFloat(n, n.in[1], "filter");
+    requireFloat(n, n.out, "output");
+  }
+  if (t->bias_id() != kInvalidId) {
+    addBias(n, t->bias_id());
+    const Value& b = values_[static_cast<size_t>(n.bias)];
+    if (!int8)
+      requireFloat(n, static_cast<uint32_t>(n.bias), "bias");
+    else if (!b.quantized || (b.dtype != DT::xnn_datatype_qint32 && b.dtype != DT::xnn_datatype_qcint32))
+      unsupported(n, "int8 with a " + dtypeName(b.dtype) + " bias");
+  }
+  readConvWindow(n, t);
+  const std::string at = nodeLabel(n);
+  const Value& f = values_[n.in[1]];
   Shape want;
   if (depthwise) {
     if (t->group_output_channels() % t->group_input_channels() != 0)
@@ -381,12 +522,54 @@ void XnnpackDelegate::parseConv(Node& n, const fx::_XNNNodeConv* t, bool depthwi
   uint64_t total = 0;
   if (!checkedNumel({n.groups, n.goc, n.gic, n.kh, n.kw}, &total)) invalid(at + " is absurdly large");
   if (n.bias >= 0) checkBiasSize(n, at, n.groups * n.goc);
+  if (int8) {
+    quantizedRange(n, n.out);
+    requantScales(n, n.in[0], n.in[1], n.groups * n.goc);
+  }
+}
+
+// ConvTranspose2d (float): filter [groups * goc, KH, KW, gic], as the partitioner writes it
+// (PyTorch's [IC, OC/groups, KH, KW] regrouped per group and made channels-last).
+void XnnpackDelegate::parseConvTranspose(Node& n, const fx::_XNNNodeConv* t) {
+  n.op = Op::ConvTranspose2d;
+  n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
+  n.out = valueRef(n, t->output_id(), "output");
+  requireFloat(n, n.in[0], "input");
+  requireFloat(n, n.in[1], "filter");
+  requireFloat(n, n.out, "output");
+  if (t->bias_id() != kInvalidId) {
+    addBias(n, t->bias_id());
+    requireFloat(n, static_cast<uint32_t>(n.bias), "bias");
+  }
+  readConvWindow(n, t);
+  n.adjH = t->adjustment_height();
+  n.adjW = t->adjustment_width();
+  const std::string at = nodeLabel(n);
+  // PyTorch requires output_padding < max(stride, dilation).
+  if (n.adjH >= std::max(n.sh, n.dh) || n.adjW >= std::max(n.sw, n.dw))
+    invalid(at + " has an adjustment (output padding) not smaller than its stride or dilation");
+  n.gic = t->group_input_channels();
+  n.goc = t->group_output_channels();
+  const Shape want = {n.groups * n.goc, n.kh, n.kw, n.gic};
+  const Value& f = values_[n.in[1]];
+  if (f.dims != want) invalid(at + " filter has shape " + shapeStr(f.dims) + ", expected " + shapeStr(want));
+  uint64_t total = 0;
+  if (!checkedNumel({n.groups, n.goc, n.gic, n.kh, n.kw}, &total)) invalid(at + " is absurdly large");
+  if (n.bias >= 0) checkBiasSize(n, at, n.groups * n.goc);
 }
 
 // MaxPooling2d and AvgPooling2d (average pooling has no dilation).
 void XnnpackDelegate::parsePool(Node& n, const fx::_XNNPooling2D* t, Op op) {
   n.op = op;
-  parseInOut(n, t->input_id(), t->output_id());
+  if (op == Op::MaxPool2d) {
+    parseMoveInOut(n, t->input_id(), t->output_id());
+    if (values_[n.in[0]].quantized) {
+      n.op = Op::QMaxPool2d;
+      quantizedRange(n, n.out);
+    }
+  } else {
+    parseInOut(n, t->input_id(), t->output_id());
+  }
   n.flags = t->flags();
   if ((n.flags & ~kFlagKeepDims) != 0) unsupported(n, "with flags " + std::to_string(n.flags));
   readPadding(n, t);
@@ -396,6 +579,7 @@ void XnnpackDelegate::parsePool(Node& n, const fx::_XNNPooling2D* t, Op op) {
   n.dw = op == Op::AvgPool2d ? 1 : t->dilation_width();
   if (op == Op::MaxPool2d && n.dh == 0) n.dh = 1;
   if (op == Op::MaxPool2d && n.dw == 0) n.dw = 1;
+  if (n.sh > 65536 || n.sw > 65536) invalid(nodeLabel(n) + " has an absurd stride");
   const std::string at = nodeLabel(n);
   if (n.kh == 0 || n.kw == 0 || n.sh == 0 || n.sw == 0)
     invalid(at + " has a zero pooling size or stride");
@@ -419,7 +603,7 @@ void XnnpackDelegate::parseResize(Node& n, const fx::XNNStaticResizeBilinear2D* 
 
 void XnnpackDelegate::parseTranspose(Node& n, const fx::XNNStaticTranspose* t) {
   n.op = Op::Transpose;
-  parseInOut(n, t->input_id(), t->output_id());
+  parseMoveInOut(n, t->input_id(), t->output_id());
   n.a = dimsList(n, t->perm(), "perm");
   if (t->num_dims() != n.a.size()) invalid(nodeLabel(n) + " num_dims differs from perm");
   std::vector<bool> seen(n.a.size(), false);
@@ -431,7 +615,7 @@ void XnnpackDelegate::parseTranspose(Node& n, const fx::XNNStaticTranspose* t) {
 
 void XnnpackDelegate::parseReshape(Node& n, const fx::XNNStaticReshape* t) {
   n.op = Op::Reshape;
-  parseInOut(n, t->input_id(), t->output_id());
+  parseMoveInOut(n, t->input_id(), t->output_id());
   n.a = dimsList(n, t->new_shape(), "new_shape");
   if (t->num_dims() != n.a.size()) invalid(nodeLabel(n) + " num_dims differs from new_shape");
   if (std::count(n.a.begin(), n.a.end(), size_t(0)) > 1) unsupported(n, "with more than one inferred dimension");
@@ -443,7 +627,7 @@ void XnnpackDelegate::parseReshape(Node& n, const fx::XNNStaticReshape* t) {
 
 void XnnpackDelegate::parseSlice(Node& n, const fx::XNNStaticSlice* t) {
   n.op = Op::Slice;
-  parseInOut(n, t->input_id(), t->output_id());
+  parseMoveInOut(n, t->input_id(), t->output_id());
   n.a = dimsList(n, t->offsets(), "offsets");
   n.b = dimsList(n, t->sizes(), "sizes");
   if (t->num_dims() != n.a.size() || n.a.size() != n.b.size())
@@ -466,12 +650,22 @@ void XnnpackDelegate::parseConcat(Node& n, const fx::_XNNCat* t, int count) {
   n.op = Op::Concat;
   const uint32_t ids[5] = {t->input1_id(), t->input2_id(), t->input3_id(), t->input4_id(), t->input5_id()};
   static const char* roles[5] = {"input1", "input2", "input3", "input4", "input5"};
+  n.out = valueRef(n, t->output_id(), "output");
+  const bool int8 = values_[n.out].quantized;
+  if (int8)
+    requireQuant(n, n.out, DT::xnn_datatype_qint8, "output");
+  else
+    requireFloat(n, n.out, "output");
   for (int k = 0; k < count; ++k) {
     n.in.push_back(valueRef(n, ids[k], roles[k]));
-    requireF32(n, n.in.back(), roles[k]);
+    if (!int8) {
+      requireFloat(n, n.in.back(), roles[k]);
+      continue;
+    }
+    // qint8: the values are only moved, so every input must share the output's quantization.
+    requireQuant(n, n.in.back(), DT::xnn_datatype_qint8, roles[k]);
+    if (!sameQuant(n.in.back(), n.out)) unsupported(n, std::string("with ") + roles[k] + " quantized unlike the output");
   }
-  n.out = valueRef(n, t->output_id(), "output");
-  requireF32(n, n.out, "output");
   n.axis = t->axis();
   n.flags = t->flags();
 }

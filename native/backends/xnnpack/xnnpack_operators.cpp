@@ -98,7 +98,7 @@ void XnnpackDelegate::createOperators() {
   for (Node& n : nodes_) {
     if (n.op == Op::QD8FullyConnected)
       packQD8Weights(n);
-    else if (!reference_ || n.op == Op::Quantize || n.op == Op::Dequantize || n.op == Op::QFullyConnected)
+    else if (!reference_ || n.op == Op::Quantize || n.op == Op::Dequantize)
       createOperator(n);
   }
 }
@@ -158,28 +158,59 @@ void XnnpackDelegate::createOperator(Node& n) {
       s = xnn_create_convert_nc_qs8_f32(1, 1, 1, i.qscale, static_cast<int8_t>(i.qzp), 0, &op);
       break;
     }
+    case Op::ConvTranspose2d: {
+      // This XNNPACK refuses (at setup) adjustments not below the stride; PyTorch allows them
+      // below the dilation: our own loop.
+      if (n.adjH >= n.sh || n.adjW >= n.sw) return;
+      const Value& f = values_[n.in[1]];
+      const float* bias = n.bias >= 0 ? values_[static_cast<size_t>(n.bias)].constData : nullptr;
+      const size_t inC = n.groups * n.gic, outC = n.groups * n.goc;
+      s = xnn_create_deconvolution2d_nhwc_f32(n.pt, n.pr, n.pb, n.pl, n.kh, n.kw, n.sh, n.sw, n.dh, n.dw,
+                                              static_cast<uint32_t>(n.groups), n.gic, n.goc, inC, outC, f.constData,
+                                              bias, lo, hi, 0, &op);
+      if (s == xnn_status_invalid_parameter || s == xnn_status_unsupported_parameter) return;  // our own loop
+      break;
+    }
+    case Op::QConv2d:
     case Op::QFullyConnected: {
       const Value& x = values_[n.in[0]];
       const Value& f = values_[n.in[1]];
       const Value& o = values_[n.out];
-      // The fused activation range, in the output's quantized domain.
-      auto q = [&](float v) {
-        const float r = std::nearbyint(v / o.qscale) + static_cast<float>(o.qzp);
-        return static_cast<int8_t>(std::isnan(r) ? 0 : std::min(127.0f, std::max(-128.0f, r)));
-      };
-      const int8_t qmin = std::isinf(lo) ? int8_t(-128) : q(lo);
-      const int8_t qmax = std::isinf(hi) ? int8_t(127) : q(hi);
-      if (qmin >= qmax) invalid("node " + std::to_string(n.index) + " FullyConnected has an empty int8 output range");
-      // Debian's XNNPACK asserts (aborts) on requantization scales below 2^-32 and refuses
-      // those >= 256: check first, computed as it does.
-      const float requant = x.qscale * f.qscale / o.qscale;
-      if (!(requant >= 0x1.0p-32f && requant < 256.0f))
-        unsupported(n, "with requantization scale " + std::to_string(requant) + " (input*filter/output scale)");
+      const auto* kernel = reinterpret_cast<const int8_t*>(f.constData);
       const int32_t* bias =
           n.bias >= 0 ? reinterpret_cast<const int32_t*>(values_[static_cast<size_t>(n.bias)].constData) : nullptr;
-      s = xnn_create_fully_connected_nc_qs8(n.ic, n.oc, n.ic, n.oc, static_cast<int8_t>(x.qzp), x.qscale, f.qscale,
-                                            reinterpret_cast<const int8_t*>(f.constData), bias,
-                                            static_cast<int8_t>(o.qzp), o.qscale, qmin, qmax, 0, &op);
+      const auto izp = static_cast<int8_t>(x.qzp), ozp = static_cast<int8_t>(o.qzp);
+      if (n.op == Op::QFullyConnected && !n.qPerChannel) {
+        s = xnn_create_fully_connected_nc_qs8(n.ic, n.oc, n.ic, n.oc, izp, x.qscale, f.qscale, kernel, bias, ozp,
+                                              o.qscale, n.qmin, n.qmax, 0, &op);
+        break;
+      }
+      // Convolutions; a per-channel fully connected layer is a 1x1 convolution over a 1 x rows image.
+      const bool fc = n.op == Op::QFullyConnected;
+      const uint32_t groups = fc ? 1 : static_cast<uint32_t>(n.groups);
+      const size_t gic = fc ? n.ic : n.gic, goc = fc ? n.oc : n.goc;
+      const uint32_t kh = fc ? 1 : n.kh, kw = fc ? 1 : n.kw, sh = fc ? 1 : n.sh, sw = fc ? 1 : n.sw;
+      const uint32_t dh = fc ? 1 : n.dh, dw = fc ? 1 : n.dw;
+      const uint32_t pt = fc ? 0 : n.pt, pr = fc ? 0 : n.pr, pb = fc ? 0 : n.pb, pl = fc ? 0 : n.pl;
+      const uint32_t dwFlag = n.depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+      if (n.qPerChannel)
+        s = xnn_create_convolution2d_nhwc_qc8(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gic, goc, groups * gic,
+                                              groups * goc, izp, x.qscale, n.filterScales.data(), kernel, bias, ozp,
+                                              o.qscale, n.qmin, n.qmax, dwFlag, &op);
+      else
+        s = xnn_create_convolution2d_nhwc_qs8(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gic, goc, groups * gic,
+                                              groups * goc, izp, x.qscale, f.qscale, kernel, bias, ozp, o.qscale,
+                                              n.qmin, n.qmax, dwFlag, &op);
+      if (s == xnn_status_invalid_parameter || s == xnn_status_unsupported_parameter) return;  // our own loop
+      break;
+    }
+    case Op::QAdd: {
+      const Value& a = values_[n.in[0]];
+      const Value& b = values_[n.in[1]];
+      const Value& o = values_[n.out];
+      s = xnn_create_add_nd_qs8(static_cast<int8_t>(a.qzp), a.qscale, static_cast<int8_t>(b.qzp), b.qscale,
+                                static_cast<int8_t>(o.qzp), o.qscale, n.qmin, n.qmax, 0, &op);
+      if (s == xnn_status_invalid_parameter || s == xnn_status_unsupported_parameter) return;  // our own loop
       break;
     }
     default:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../../runtime/error.h"
+#include "../../runtime/scalar_type.h"
 #include "xnnpack_delegate.h"
 
 namespace etn {
@@ -50,9 +51,13 @@ void XnnpackDelegate::bindExternals(EValue** args, size_t count) {
     if (a == nullptr || a->tag != Tag::Tensor || a->tensor == nullptr)
       fail(ErrorCode::InvalidProgram, "XnnpackBackend: delegate argument ", e, " is not a tensor", where_);
     Tensor* t = a->tensor;
-    if (t->dtype() != ScalarType::Float)
+    const ScalarType want = v.dtype == DT::xnn_datatype_fp16    ? ScalarType::Half
+                            : v.dtype == DT::xnn_datatype_bf16  ? ScalarType::BFloat16
+                            : v.dtype == DT::xnn_datatype_qint8 ? ScalarType::Char
+                                                                : ScalarType::Float;
+    if (t->dtype() != want)
       fail(ErrorCode::InvalidArgument, "XnnpackBackend: delegate argument ", e, " is ", t->describe(),
-           ", the graph expects float32", where_);
+           ", the graph expects ", scalarTypeName(want), where_);
     if (t->dim() > static_cast<int64_t>(kMaxRank))
       fail(ErrorCode::NotSupported, "XnnpackBackend: delegate argument ", e, " has ", t->dim(), " dims", where_);
     v.tensor = t;
@@ -66,6 +71,17 @@ void XnnpackDelegate::bindExternals(EValue** args, size_t count) {
     v.data = t->dataAs<float>();
     if (v.numel > 0 && v.data == nullptr)
       fail(ErrorCode::InvalidProgram, "XnnpackBackend: delegate input ", e, " has no memory", where_);
+    if (isLowFloat(v)) {
+      // fp16 / bf16 inputs are computed in f32: converted (exactly) into our buffer.
+      float* p = v.scratch.ensure(v.numel, memoryLimit_);
+      const auto* bits = static_cast<const uint16_t*>(t->data());
+      if (v.dtype == DT::xnn_datatype_fp16)
+        xnnk::fp16ToFloat(bits, p, v.numel);
+      else
+        xnnk::bf16ToFloatArray(bits, p, v.numel);
+      v.data = p;
+      v.copyBack = true;  // for src(): the data is already in our padded buffer
+    }
   }
 }
 
@@ -84,10 +100,11 @@ const float* XnnpackDelegate::src(uint32_t vi) {
     return v.data;
   }
   static_assert(Tensor::kReadSlack >= XNN_EXTRA_BYTES, "planned memory must cover XNNPACK's over-read");
-  if ((v.tensor && v.tensor->overreadable()) || safeForXnn(v.data, v.numel * sizeof(float))) return v.data;
+  const size_t bytes = v.numel * v.elemSize;
+  if ((v.tensor && v.tensor->overreadable()) || safeForXnn(v.data, bytes)) return v.data;
   if (v.copyBack) return v.data;  // already our scratch buffer
-  float* p = v.scratch.ensure(v.numel, memoryLimit_);
-  std::memcpy(p, v.data, v.numel * sizeof(float));
+  float* p = v.scratch.ensure((bytes + 3) / 4, memoryLimit_);
+  std::memcpy(p, v.data, bytes);
   return p;
 }
 
@@ -122,7 +139,11 @@ void XnnpackDelegate::prepareOutput(Node& n, const Shape& shape) {
   if (v.numel > 0 && t->data() == nullptr) fail(ErrorCode::InvalidProgram, what, " has no memory");
   v.data = t->dataAs<float>();
   v.copyBack = false;
-  if (v.numel > 0 && reinterpret_cast<uintptr_t>(v.data) % alignof(float) != 0) {
+  if (isLowFloat(v)) {
+    // Computed in f32, converted into the fp16 / bf16 tensor after the node.
+    v.data = v.scratch.ensure(v.numel, memoryLimit_);
+    v.copyBack = true;
+  } else if (v.numel > 0 && reinterpret_cast<uintptr_t>(v.data) % alignof(float) != 0) {
     v.data = v.scratch.ensure(v.numel, memoryLimit_);
     v.copyBack = true;
   }
@@ -142,8 +163,19 @@ void XnnpackDelegate::runNode(Node& n) {
     } else {
       compute(n, shape);
     }
+    // fp16 / bf16 values: the node computed in f32; keep the value's precision.
+    if (o.dtype == DT::xnn_datatype_fp16 && isLowFloat(o)) xnnk::roundToFp16(o.data, o.numel);
+    if (o.dtype == DT::xnn_datatype_bf16 && isLowFloat(o)) xnnk::roundToBf16(o.data, o.numel);
   }
-  if (o.copyBack) std::memcpy(o.tensor->data(), o.data, o.numel * sizeof(float));
+  if (o.copyBack) {
+    auto* bits = static_cast<uint16_t*>(o.tensor->data());
+    if (!isLowFloat(o))
+      std::memcpy(o.tensor->data(), o.data, o.numel * sizeof(float));
+    else if (o.dtype == DT::xnn_datatype_fp16)
+      xnnk::floatToFp16(o.data, bits, o.numel);
+    else
+      xnnk::floatToBf16Array(o.data, bits, o.numel);
+  }
 }
 
 // `setup` is the status of the node's xnn_setup_* call.
@@ -202,6 +234,24 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
       }
       break;
     }
+    case Op::ConvTranspose2d:
+      if (n.xop) {
+        setupAndRun(n, xnn_setup_deconvolution2d_nhwc_f32(n.xop.get(), x[0], x[1], x[2], n.adjH, n.adjW, src(n.in[0]),
+                                                          out, pool_));
+      } else {
+        const float* bias = n.bias >= 0 ? src(static_cast<uint32_t>(n.bias)) : nullptr;
+        xnnk::Conv2dParams p = convParams(n);
+        xnnk::deconv2dNhwc(src(n.in[0]), x[0], x[1], x[2], src(n.in[1]), bias, p, out, shape[1], shape[2], n.outMin,
+                           n.outMax);
+      }
+      break;
+    case Op::QConv2d:
+    case Op::QAdd:
+    case Op::QMaxPool2d:
+    case Op::QGlobalAvgPool2d:
+    case Op::QFullyConnected:
+      runQuantized(n, shape);
+      break;
     case Op::Conv2d:
       if (n.xop) {
         setupAndRun(n, xnn_setup_convolution2d_nhwc_f32(n.xop.get(), x[0], x[1], x[2], src(n.in[0]), out, pool_));
@@ -243,11 +293,6 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
       setupAndRun(n, xnn_setup_convert_nc_qs8_f32(n.xop.get(), o.numel, reinterpret_cast<const int8_t*>(src(n.in[0])),
                                                   out, pool_));
       break;
-    case Op::QFullyConnected:
-      setupAndRun(n, xnn_setup_fully_connected_nc_qs8(n.xop.get(), o.numel / n.oc,
-                                                      reinterpret_cast<const int8_t*>(src(n.in[0])),
-                                                      reinterpret_cast<int8_t*>(out), pool_));
-      break;
     case Op::DynamicQuantize:
       runDynamicQuantize(n);
       break;
@@ -255,22 +300,22 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
       runQD8FullyConnected(n);
       break;
     case Op::Transpose:
-      xnnk::transpose(src(n.in[0]), x, n.a, out);
+      xnnk::transpose(src(n.in[0]), x, n.a, out, o.elemSize);
       break;
     case Op::Reshape:
-      std::memcpy(out, src(n.in[0]), o.numel * sizeof(float));
+      std::memcpy(out, src(n.in[0]), o.numel * o.elemSize);
       break;
     case Op::Slice:
-      xnnk::slice(src(n.in[0]), x, n.a, shape, out);
+      xnnk::slice(src(n.in[0]), x, n.a, shape, out, o.elemSize);
       break;
     case Op::Concat: {
-      std::vector<const float*> ins;
+      std::vector<const void*> ins;
       std::vector<Shape> shapes;
       for (uint32_t vi : n.in) {
         ins.push_back(src(vi));
         shapes.push_back(values_[vi].shape);
       }
-      xnnk::concat(ins, shapes, n.axis, out);
+      xnnk::concat(ins, shapes, n.axis, out, o.elemSize);
       break;
     }
     case Op::Pad:
@@ -278,6 +323,68 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
       break;
     case Op::BatchMatmul:
       xnnk::batchMatmul(src(n.in[0]), x, src(n.in[1]), values_[n.in[1]].shape, out, shape, n.transposedWeights);
+      break;
+  }
+}
+
+// Static int8 nodes: XNNPACK's qs8 / qc8 operators, or our loops (reference mode, or
+// parameters this XNNPACK refuses). Max pooling is always ours: a max needs no rounding.
+void XnnpackDelegate::runQuantized(Node& n, const Shape& shape) {
+  const Value& o = values_[n.out];
+  const Value& xv = values_[n.in[0]];
+  const Shape& x = xv.shape;
+  const auto* in = reinterpret_cast<const int8_t*>(src(n.in[0]));
+  auto* out = reinterpret_cast<int8_t*>(o.data);
+  const int32_t* bias =
+      n.bias >= 0 ? reinterpret_cast<const int32_t*>(src(static_cast<uint32_t>(n.bias))) : nullptr;
+  xnnk::QConvParams q;
+  q.izp = xv.qzp;
+  q.ozp = o.qzp;
+  q.qmin = n.qmin;
+  q.qmax = n.qmax;
+  q.scale = n.qscale.data();
+  switch (n.op) {
+    case Op::QConv2d: {
+      if (n.xop) {
+        const auto setup = n.qPerChannel ? xnn_setup_convolution2d_nhwc_qc8 : xnn_setup_convolution2d_nhwc_qs8;
+        setupAndRun(n, setup(n.xop.get(), x[0], x[1], x[2], in, out, pool_));
+      } else {
+        const auto* filter = reinterpret_cast<const int8_t*>(src(n.in[1]));
+        xnnk::conv2dQs8(in, x[0], x[1], x[2], filter, bias, convParams(n), q, out, shape[1], shape[2]);
+      }
+      break;
+    }
+    case Op::QFullyConnected: {
+      const size_t rows = o.numel / n.oc;
+      if (n.xop && !n.qPerChannel) {
+        setupAndRun(n, xnn_setup_fully_connected_nc_qs8(n.xop.get(), rows, in, out, pool_));
+      } else if (n.xop) {
+        setupAndRun(n, xnn_setup_convolution2d_nhwc_qc8(n.xop.get(), 1, 1, rows, in, out, pool_));
+      } else {
+        xnnk::Conv2dParams p;  // 1x1 convolution over a 1 x rows image
+        p.gic = n.ic;
+        p.goc = n.oc;
+        const auto* filter = reinterpret_cast<const int8_t*>(src(n.in[1]));
+        xnnk::conv2dQs8(in, 1, 1, rows, filter, bias, p, q, out, 1, rows);
+      }
+      break;
+    }
+    case Op::QAdd: {
+      const Shape& y = values_[n.in[1]].shape;
+      const auto* b = reinterpret_cast<const int8_t*>(src(n.in[1]));
+      if (n.xop && !x.empty() && !y.empty() && x.size() <= kXnnMaxDims && y.size() <= kXnnMaxDims)
+        setupAndRun(n, xnn_setup_add_nd_qs8(n.xop.get(), x.size(), x.data(), y.size(), y.data(), in, b, out, pool_));
+      else
+        xnnk::addQs8(in, x, b, y, out, shape, n.qadd);
+      break;
+    }
+    case Op::QMaxPool2d:
+      xnnk::maxPool2dS8(in, x[0], x[1], x[2], x[3], convParams(n), out, shape[1], shape[2], n.qmin, n.qmax);
+      break;
+    case Op::QGlobalAvgPool2d:
+      xnnk::globalAvgPoolS8(in, x[0], x[1] * x[2], x[3], xv.qscale, xv.qzp, o.qscale, o.qzp, n.qmin, n.qmax, out);
+      break;
+    default:
       break;
   }
 }

@@ -42,6 +42,7 @@ Shape XnnpackDelegate::inferShape(const Node& n) {
   Shape out;
   switch (n.op) {
     case Op::Binary:
+    case Op::QAdd:
     case Op::PRelu: {
       const Shape& y = values_[n.in[1]].shape;
       if (!broadcast(x, x.size(), y, y.size(), &out))
@@ -66,11 +67,14 @@ Shape XnnpackDelegate::inferShape(const Node& n) {
       return out;
     }
     case Op::Conv2d:
+    case Op::QConv2d:
     case Op::MaxPool2d:
+    case Op::QMaxPool2d:
     case Op::AvgPool2d: {
       require4d();
       const size_t C = x[3];
-      if (n.op == Op::Conv2d && C != n.groups * n.gic)
+      const bool conv = n.op == Op::Conv2d || n.op == Op::QConv2d;
+      if (conv && C != n.groups * n.gic)
         bad("input " + shapeStr(x) + " has " + std::to_string(C) + " channels, expected " +
             std::to_string(n.groups * n.gic));
       const uint64_t ph = uint64_t(x[1]) + n.pt + n.pb, pw = uint64_t(x[2]) + n.pl + n.pr;
@@ -79,10 +83,30 @@ Shape XnnpackDelegate::inferShape(const Node& n) {
         bad("input " + shapeStr(x) + " is smaller than the " + std::to_string(ekh) + "x" + std::to_string(ekw) +
             " window");
       out = {x[0], static_cast<size_t>((ph - ekh) / n.sh + 1), static_cast<size_t>((pw - ekw) / n.sw + 1),
-             n.op == Op::Conv2d ? n.groups * n.goc : C};
+             conv ? n.groups * n.goc : C};
+      return out;
+    }
+    case Op::ConvTranspose2d: {
+      require4d();
+      if (x[3] != n.groups * n.gic)
+        bad("input " + shapeStr(x) + " has " + std::to_string(x[3]) + " channels, expected " +
+            std::to_string(n.groups * n.gic));
+      // out = stride * (in - 1) + adjustment + dilation * (kernel - 1) + 1 - padding (PyTorch's formula).
+      auto extent = [&](size_t in, uint32_t s, uint32_t adj, uint32_t d, uint32_t k, uint32_t p0, uint32_t p1,
+                        const char* what) -> size_t {
+        if (in == 0) return 0;
+        const uint64_t full = uint64_t(s) * (in - 1) + adj + uint64_t(d) * (k - 1) + 1;
+        if (full <= uint64_t(p0) + p1)
+          bad(std::string("the ") + what + " padding (" + std::to_string(p0) + " + " + std::to_string(p1) +
+              ") leaves no output for input " + shapeStr(x));
+        return static_cast<size_t>(full - p0 - p1);
+      };
+      out = {x[0], extent(x[1], n.sh, n.adjH, n.dh, n.kh, n.pt, n.pb, "vertical"),
+             extent(x[2], n.sw, n.adjW, n.dw, n.kw, n.pl, n.pr, "horizontal"), n.groups * n.goc};
       return out;
     }
     case Op::GlobalAvgPool2d:
+    case Op::QGlobalAvgPool2d:
       require4d();
       if (n.keepDims) return {x[0], 1, 1, x[3]};
       return {x[0], x[3]};
