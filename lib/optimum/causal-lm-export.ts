@@ -93,7 +93,6 @@ export async function loadCausalLMModel(dir: string, options: CausalLMExportOpti
     const maxSeqLen = options.maxSeqLen ?? Math.min(text.maxPositionEmbeddings, 2048);
     if (!Number.isInteger(maxSeqLen) || maxSeqLen < 2)
       throw new ExecuTorchError('InvalidArgument', `maxSeqLen must be an integer >= 2, got ${String(options.maxSeqLen)}`);
-    checkpoint.validate();
     return new CausalLMExportableModule(checkpoint, arch.decoderSpec(text), maxSeqLen, qlinear, qembedding);
   } catch (err) {
     await checkpoint.close();
