@@ -11,15 +11,15 @@ import { ExecuTorchError } from '../runtime/errors';
 import { ProgramLoadOptions } from '../runtime/program';
 import { Checkpoint, openCheckpoint } from '../export/hf';
 import { Graph } from '../export/graph/graph';
-import { ConstantValue, lowerProgram } from '../export/lower/lower-program';
+import { ConstantValue } from '../export/lower/lower-program';
 import { buildDecoderGraph } from '../export/models/decoder';
 import { DecoderSpec } from '../export/models/decoder-spec';
 import { textArchitecture } from '../export/models/registry';
-import { partition } from '../export/passes/partition';
+import { EmbeddingQuant } from '../export/models/token-embedding';
 import { QLinear, quantizeLinears } from '../export/passes/quantize';
-import { XnnpackPartitioner } from '../export/passes/xnnpack-partitioner';
-import { writeProgram } from '../export/pte/program-writer';
 import { ExecuTorchModelForCausalLM } from './causal-lm';
+import { ExportableModule } from './export-xnnpack';
+import { QEmbeddingOption, QLinearOption, embeddingScheme, linearScheme } from './quantization-options';
 
 export interface CausalLMExportOptions {
   /** KV-cache length (positions a generation can reach); default min(max_position_embeddings, 2048). */
@@ -29,19 +29,19 @@ export interface CausalLMExportOptions {
   /** Custom KV cache (llama::update_cache) — the only cache the exporter writes. */
   useCustomKvCache?: boolean;
   /** Linear weight quantization: true = '8da4w'. */
-  qlinear?: boolean | '8da4w' | '8da8w' | '8w' | '4w';
+  qlinear?: QLinearOption;
   /** Embedding quantization: true = '8w'. */
-  qembedding?: boolean | '8w' | '4w';
+  qembedding?: QEmbeddingOption;
 }
 
 /** A checkpoint ready to export: what `export()` turns into the program's methods. */
-export class CausalLMExportableModule {
+export class CausalLMExportableModule implements ExportableModule<ExecuTorchModelForCausalLM> {
   constructor(
     readonly checkpoint: Checkpoint,
     readonly spec: DecoderSpec,
     readonly maxSeqLen: number,
     readonly qlinear: QLinear | null,
-    readonly qembedding: '8w' | null,
+    readonly qembedding: EmbeddingQuant | null,
   ) {}
 
   /** The method graphs: `forward`. */
@@ -49,6 +49,10 @@ export class CausalLMExportableModule {
     const g = buildDecoderGraph(this.spec, this.checkpoint, { maxSeqLen: this.maxSeqLen, qembedding: this.qembedding ?? undefined });
     if (this.qlinear) quantizeLinears(g, this.qlinear);
     return [g];
+  }
+
+  loadExported(path: string, options?: ProgramLoadOptions): Promise<ExecuTorchModelForCausalLM> {
+    return ExecuTorchModelForCausalLM.fromPretrained(path, options);
   }
 
   /** optimum-executorch's constant methods. */
@@ -100,43 +104,3 @@ export async function loadCausalLMModel(dir: string, options: CausalLMExportOpti
   }
 }
 
-function linearScheme(q: CausalLMExportOptions['qlinear']): QLinear | null {
-  if (!q) return null;
-  if (q === true || q === '8da4w') return '8da4w';
-  if (q === '8da8w') return '8da8w';
-  throw new ExecuTorchError('NotSupported', `qlinear '${q}' is not in the exporter yet (supported: 8da4w, 8da8w)`);
-}
-
-function embeddingScheme(q: CausalLMExportOptions['qembedding']): '8w' | null {
-  if (!q) return null;
-  if (q === true || q === '8w') return '8w';
-  throw new ExecuTorchError('NotSupported', `qembedding '${q}' is not in the exporter yet (supported: 8w)`);
-}
-
-export interface ExportOptions {
-  /** Where to write the .pte (written to a temporary file and renamed: never half-written). */
-  outputPath: string;
-  /** Progress of the write: bytes written so far and the total. */
-  onProgress?: (event: { phase: 'write'; written: number; total: number }) => void;
-}
-
-export interface ExportedProgram {
-  path: string;
-  bytes: number;
-  /** Loads the written program for generation. */
-  load(options?: ProgramLoadOptions): Promise<ExecuTorchModelForCausalLM>;
-}
-
-/** Lowers the module's methods to XNNPACK (linears, pointwise math) and writes the .pte. */
-export async function exportToExecuTorchWithXnnpack(module: CausalLMExportableModule, options: ExportOptions): Promise<ExportedProgram> {
-  const xnnpack = new XnnpackPartitioner();
-  const graphs = module.export();
-  for (const g of graphs) await partition(g, xnnpack);
-  const spec = lowerProgram({ graphs, constantMethods: module.metadata(), namedData: xnnpack.namedData });
-  const layout = await writeProgram(spec, options.outputPath, {
-    atomic: true,
-    onProgress: options.onProgress ? (written, total) => options.onProgress!({ phase: 'write', written, total }) : undefined,
-  });
-  const path = options.outputPath;
-  return { path, bytes: layout.fileSize, load: (o) => ExecuTorchModelForCausalLM.fromPretrained(path, o) };
-}

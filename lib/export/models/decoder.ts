@@ -5,62 +5,22 @@
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, SymIntValue, TensorValue } from '../graph/graph';
 import { customSdpa, updateCache } from '../graph/ops/attention';
-import { add, addScalar, gelu, mul, mulScalar, rsqrt, silu } from '../graph/ops/elementwise';
-import { embedding, embeddingByte } from '../graph/ops/embedding';
+import { add, addScalar, gelu, mul, rsqrt, silu } from '../graph/ops/elementwise';
 import { linear } from '../graph/ops/linear';
 import { meanKeepDim } from '../graph/ops/reduction';
 import { addInts, readInt, symSize } from '../graph/ops/scalars';
 import { sliceFrom, view } from '../graph/ops/shape-ops';
-import { quantizeInt8Rows } from '../passes/quantize-weights';
 import { bytesSource } from '../pte/program-spec';
 import { DecoderSpec, WeightSource } from './decoder-spec';
 import { rotateHalfMatrix, ropeTables } from './rope';
+import { EmbeddingQuant, tokenEmbedding } from './token-embedding';
+import { WeightConstants } from './weight-constants';
 
 export interface DecoderOptions {
   /** Cache length; prompts of up to maxSeqLen - 1 tokens per call. */
   maxSeqLen: number;
   /** '8w': the embedding table as int8 rows with a float32 scale each (embedding_byte). */
-  qembedding?: '8w';
-}
-
-/** Weights as graph constants, read from the checkpoint only when the program is written. */
-class WeightConstants {
-  constructor(private readonly g: Graph, private readonly weights: WeightSource) {}
-
-  get(name: string, transform?: (w: Float32Array) => Float32Array): TensorValue {
-    if (!this.weights.has(name)) throw new ExecuTorchError('InvalidCheckpoint', `missing tensor ${name}`);
-    const shape = this.weights.shape(name);
-    const size = shape.reduce((a, b) => a * b, 1) * 4;
-    const read = async () => {
-      const w = await this.weights.read(name);
-      const t = transform ? transform(w) : w;
-      return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
-    };
-    return this.g.constant(name, 'float32', shape, { size, read }, true);
-  }
-
-  /**
-   * A [rows, cols] weight as int8 codes [rows, cols] and float32 scales [rows]. The two
-   * constants share one quantization, made when the first is written.
-   */
-  int8Rows(name: string): { codes: TensorValue; scales: TensorValue } {
-    const [rows, cols] = this.weights.shape(name);
-    let pending: Promise<{ q: Int8Array; scales: Float32Array }> | undefined;
-    const quantized = () => (pending ??= this.weights.read(name).then((w) => quantizeInt8Rows(w, rows, cols)));
-    const codes = this.g.constant(`${name}.int8`, 'int8', [rows, cols], {
-      size: rows * cols,
-      read: async () => new Uint8Array((await quantized()).q.buffer),
-    });
-    const scales = this.g.constant(`${name}.scales`, 'float32', [rows], {
-      size: rows * 4,
-      read: async () => new Uint8Array((await quantized()).scales.buffer),
-    });
-    return { codes, scales };
-  }
-
-  table(name: string, data: Float32Array, shape: number[]): TensorValue {
-    return this.g.constant(name, 'float32', shape, bytesSource(new Uint8Array(data.buffer)));
-  }
+  qembedding?: EmbeddingQuant;
 }
 
 interface Step {
@@ -88,14 +48,7 @@ export function buildDecoderGraph(spec: DecoderSpec, weights: WeightSource, opti
     ropeCache: new Map(), maskCache: new Map(), maxSeqLen: options.maxSeqLen,
   };
 
-  let h: TensorValue;
-  if (options.qembedding === '8w') {
-    const { codes, scales } = step.w.int8Rows('embed_tokens.weight');
-    h = embeddingByte(g, codes, scales, inputIds);
-  } else {
-    h = embedding(g, step.w.get('embed_tokens.weight'), inputIds);
-  }
-  if (spec.embedScale !== null) h = mulScalar(g, h, spec.embedScale);
+  let h = tokenEmbedding(g, step.w, spec, inputIds, options.qembedding);
   for (let i = 0; i < spec.numLayers; i++) h = decoderLayer(step, h, i);
   h = rmsNorm(step, h, 'norm.weight');
   const head = step.w.get(spec.tieWordEmbeddings ? 'embed_tokens.weight' : 'lm_head.weight');

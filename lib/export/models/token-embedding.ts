@@ -1,0 +1,28 @@
+// Token ids -> embeddings, as float rows or through a quantized table, times the
+// architecture's embedding scale (Gemma). Shared by the decoder's `forward` and the
+// image-text program's `token_embedding` method.
+import { Graph, TensorValue } from '../graph/graph';
+import { embedding, embeddingByte } from '../graph/ops/embedding';
+import { mulScalar } from '../graph/ops/elementwise';
+import { DecoderSpec } from './decoder-spec';
+import { WeightConstants } from './weight-constants';
+
+/** How the embedding table is stored: float, or '8w' int8 rows with a scale each. */
+export type EmbeddingQuant = '8w';
+
+export function tokenEmbedding(
+  g: Graph,
+  w: WeightConstants,
+  spec: DecoderSpec,
+  inputIds: TensorValue,
+  quant: EmbeddingQuant | undefined,
+): TensorValue {
+  let h: TensorValue;
+  if (quant === '8w') {
+    const { codes, scales } = w.int8Rows('embed_tokens.weight');
+    h = embeddingByte(g, codes, scales, inputIds);
+  } else {
+    h = embedding(g, w.get('embed_tokens.weight'), inputIds);
+  }
+  return spec.embedScale !== null ? mulScalar(g, h, spec.embedScale) : h;
+}

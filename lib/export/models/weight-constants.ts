@@ -1,0 +1,47 @@
+// Checkpoint weights as graph constants: declared while the graph is built, read
+// (and converted or quantized) only when the program is written.
+import { ExecuTorchError } from '../../runtime/errors';
+import { Graph, TensorValue } from '../graph/graph';
+import { quantizeInt8Rows } from '../passes/quantize-weights';
+import { bytesSource } from '../pte/program-spec';
+import { WeightSource } from './decoder-spec';
+
+/** Weights as graph constants, read from the checkpoint only when the program is written. */
+export class WeightConstants {
+  constructor(private readonly g: Graph, private readonly weights: WeightSource) {}
+
+  get(name: string, transform?: (w: Float32Array) => Float32Array): TensorValue {
+    if (!this.weights.has(name)) throw new ExecuTorchError('InvalidCheckpoint', `missing tensor ${name}`);
+    const shape = this.weights.shape(name);
+    const size = shape.reduce((a, b) => a * b, 1) * 4;
+    const read = async () => {
+      const w = await this.weights.read(name);
+      const t = transform ? transform(w) : w;
+      return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+    };
+    return this.g.constant(name, 'float32', shape, { size, read }, true);
+  }
+
+  /**
+   * A [rows, cols] weight as int8 codes [rows, cols] and float32 scales [rows]. The two
+   * constants share one quantization, made when the first is written.
+   */
+  int8Rows(name: string): { codes: TensorValue; scales: TensorValue } {
+    const [rows, cols] = this.weights.shape(name);
+    let pending: Promise<{ q: Int8Array; scales: Float32Array }> | undefined;
+    const quantized = () => (pending ??= this.weights.read(name).then((w) => quantizeInt8Rows(w, rows, cols)));
+    const codes = this.g.constant(`${name}.int8`, 'int8', [rows, cols], {
+      size: rows * cols,
+      read: async () => new Uint8Array((await quantized()).q.buffer),
+    });
+    const scales = this.g.constant(`${name}.scales`, 'float32', [rows], {
+      size: rows * 4,
+      read: async () => new Uint8Array((await quantized()).scales.buffer),
+    });
+    return { codes, scales };
+  }
+
+  table(name: string, data: Float32Array, shape: number[]): TensorValue {
+    return this.g.constant(name, 'float32', shape, bytesSource(new Uint8Array(data.buffer)));
+  }
+}
