@@ -1,10 +1,10 @@
 // The decoder-only transformer every text architecture shares (Llama, SmolLM,
 // Qwen 2/3, Gemma 3 text): embeddings, N x (norm, attention over a KV cache, norm,
 // gated MLP), final norm, LM head. Builds the `forward(input_ids, cache_position)`
-// graph that optimum-executorch exports: logits for every input position.
+// graph that optimum-executorch exports (or the image-text program's `text_decoder`
+// over input embeddings): logits for every input position.
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, SymIntValue, TensorValue } from '../graph/graph';
-import { customSdpa, updateCache } from '../graph/ops/attention';
 import { add, addScalar, gelu, mul, rsqrt, silu } from '../graph/ops/elementwise';
 import { linear } from '../graph/ops/linear';
 import { meanKeepDim } from '../graph/ops/reduction';
@@ -12,43 +12,57 @@ import { addInts, readInt, symSize } from '../graph/ops/scalars';
 import { sliceFrom, view } from '../graph/ops/shape-ops';
 import { bytesSource } from '../pte/program-spec';
 import { DecoderSpec, WeightSource } from './decoder-spec';
+import { HybridCache, maxTokensPerCall } from './hybrid-cache';
 import { rotateHalfMatrix, ropeTables } from './rope';
 import { EmbeddingQuant, tokenEmbedding } from './token-embedding';
 import { WeightConstants } from './weight-constants';
 
 export interface DecoderOptions {
-  /** Cache length; prompts of up to maxSeqLen - 1 tokens per call. */
+  /** Cache length (positions a generation can reach). */
   maxSeqLen: number;
   /** '8w': the embedding table as int8 rows with a float32 scale each (embedding_byte). */
   qembedding?: EmbeddingQuant;
+  /**
+   * 'ids': `forward(input_ids [1,S], cache_position [S])`, the causal LM layout.
+   * 'embeds': `text_decoder(inputs_embeds [1,S,H], cache_position [S])`, the image-text
+   * layout (embeddings come from the token_embedding method, image rows spliced in).
+   */
+  input?: 'ids' | 'embeds';
+  /** Adds an `image_block [S, 2]` input: image tokens attend to their whole image (see hybrid-cache). */
+  imageBlock?: boolean;
 }
 
 interface Step {
   g: Graph;
   spec: DecoderSpec;
   w: WeightConstants;
+  cache: HybridCache;
   startPos: SymIntValue;
   endPos: SymIntValue;
   rotate: TensorValue;
   ropeCache: Map<string, { cos: TensorValue; sin: TensorValue }>;
-  maskCache: Map<string, TensorValue>;
   maxSeqLen: number;
 }
 
 export function buildDecoderGraph(spec: DecoderSpec, weights: WeightSource, options: DecoderOptions): Graph {
-  const g = new Graph('forward');
-  const seq = { sym: 'seq', max: options.maxSeqLen - 1 };
-  const inputIds = g.input('input_ids', 'int64', [1, seq]);
+  const embeds = options.input === 'embeds';
+  const g = new Graph(embeds ? 'text_decoder' : 'forward');
+  const seq = { sym: 'seq', max: maxTokensPerCall(spec, options.maxSeqLen) };
+  const first = embeds ? g.input('inputs_embeds', 'float32', [1, seq, spec.hiddenSize]) : g.input('input_ids', 'int64', [1, seq]);
   const cachePosition = g.input('cache_position', 'int64', [seq]);
-  const s = symSize(g, inputIds, 1);
+  const imageBlock = options.imageBlock ? g.input('image_block', 'int64', [seq, 2]) : undefined;
+  const s = symSize(g, first, 1);
   const startPos = readInt(g, cachePosition, 0, 'start_pos');
+  const endPos = addInts(g, startPos, s, 'end_pos');
+  const w = new WeightConstants(g, weights);
   const step: Step = {
-    g, spec, w: new WeightConstants(g, weights), startPos, endPos: addInts(g, startPos, s, 'end_pos'),
+    g, spec, w, startPos, endPos,
+    cache: new HybridCache(g, spec, { maxSeqLen: options.maxSeqLen, cachePosition, startPos, endPos, imageBlock }),
     rotate: g.constant('rotate_half', 'float32', [spec.headDim, spec.headDim], bytesSource(new Uint8Array(rotateHalfMatrix(spec.headDim).buffer))),
-    ropeCache: new Map(), maskCache: new Map(), maxSeqLen: options.maxSeqLen,
+    ropeCache: new Map(), maxSeqLen: options.maxSeqLen,
   };
 
-  let h = tokenEmbedding(g, step.w, spec, inputIds, options.qembedding);
+  let h = embeds ? first : tokenEmbedding(g, w, spec, first, options.qembedding);
   for (let i = 0; i < spec.numLayers; i++) h = decoderLayer(step, h, i);
   h = rmsNorm(step, h, 'norm.weight');
   const head = step.w.get(spec.tieWordEmbeddings ? 'embed_tokens.weight' : 'lm_head.weight');
@@ -94,37 +108,11 @@ function attention(st: Step, x: TensorValue, i: number): TensorValue {
     q = rmsNorm(st, q, `${p}q_norm.weight`);
     k = rmsNorm(st, k, `${p}k_norm.weight`);
   }
-  const window = spec.layers[i].slidingWindow;
-  const mask = window !== null && window < st.maxSeqLen ? windowMaskRows(st, window, seq) : undefined;
   const { cos, sin } = ropeRows(st, i, seq);
   q = applyRope(st, q, cos, sin);
   k = applyRope(st, k, cos, sin);
-  const cacheShape = [1, st.maxSeqLen, spec.numKvHeads, spec.headDim];
-  const kCache = g.state(`k_cache.${i}`, 'float32', cacheShape);
-  const vCache = g.state(`v_cache.${i}`, 'float32', cacheShape);
-  updateCache(g, k, kCache, st.startPos);
-  updateCache(g, v, vCache, st.startPos);
-  const o = customSdpa(g, q, kCache, vCache, st.startPos, spec.attnScale, mask);
+  const o = st.cache.attend(i, q, k, v);
   return linear(g, view(g, o, [1, seq, spec.numHeads * spec.headDim]), st.w.get(`${p}o_proj.weight`));
-}
-
-/**
- * Additive attention mask rows [S, maxSeqLen] for positions start_pos .. start_pos + S
- * of a sliding-window layer: position p sees keys p - window < j <= p. The caches
- * keep every position, so a constant table [maxSeqLen, maxSeqLen] sliced at start_pos
- * is all it takes (memory-mapped; a call reads only its rows).
- */
-function windowMaskRows(st: Step, window: number, seq: TensorValue['shape'][number]): TensorValue {
-  const key = `mask.${window}`;
-  let rows = st.maskCache.get(key);
-  if (!rows) {
-    const n = st.maxSeqLen;
-    const table = new Float32Array(n * n).fill(-Infinity);
-    for (let p = 0; p < n; p++) for (let j = Math.max(0, p - window + 1); j <= p; j++) table[p * n + j] = 0;
-    rows = sliceFrom(st.g, st.w.table(`sliding_window_mask.${window}`, table, [n, n]), 0, st.startPos, st.endPos, seq);
-    st.maskCache.set(key, rows);
-  }
-  return rows;
 }
 
 /** cos/sin rows of positions start_pos .. start_pos + S, as [1, S, 1, D]. */
