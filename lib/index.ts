@@ -15,5 +15,12 @@ export {
   exportToExecuTorchWithXnnpack,
   loadCausalLMModel,
   readLLMMetadata,
+  ImageTextToTextExportableModule,
+  loadImageTextToTextModel,
+  ImageEncoderExportableModule,
+  TokenEmbeddingExportableModule,
+  TorchExportableModuleForImageTextLM,
+  TorchExportableModuleWithHybridCache,
 } from './optimum';
-export type { CausalLMExportOptions, ExportedProgram, ExportOptions, GenerateOptions, LLMMetadata } from './optimum';
+export type { ImageTextExportOptions } from './optimum';
+export type { CausalLMExportOptions, ExportedProgram, ExportOptions, ExportPhase, ExportProgress, GenerateOptions, LLMMetadata } from './optimum';

@@ -12,13 +12,14 @@ import { ProgramLoadOptions } from '../runtime/program';
 import { Checkpoint, openCheckpoint } from '../export/hf';
 import { Graph } from '../export/graph/graph';
 import { ConstantValue } from '../export/lower/lower-program';
-import { buildDecoderGraph } from '../export/models/decoder';
 import { DecoderSpec } from '../export/models/decoder-spec';
 import { textArchitecture } from '../export/models/registry';
 import { EmbeddingQuant } from '../export/models/token-embedding';
-import { QLinear, quantizeLinears } from '../export/passes/quantize';
+import { QLinear } from '../export/passes/quantize';
 import { ExecuTorchModelForCausalLM } from './causal-lm';
+import { decoderMetadata } from './decoder-metadata';
 import { ExportableModule } from './export-xnnpack';
+import { TorchExportableModuleWithHybridCache } from './exportable-modules';
 import { QEmbeddingOption, QLinearOption, embeddingScheme, linearScheme } from './quantization-options';
 
 export interface CausalLMExportOptions {
@@ -46,9 +47,8 @@ export class CausalLMExportableModule implements ExportableModule<ExecuTorchMode
 
   /** The method graphs: `forward`. */
   export(): Graph[] {
-    const g = buildDecoderGraph(this.spec, this.checkpoint, { maxSeqLen: this.maxSeqLen, qembedding: this.qembedding ?? undefined });
-    if (this.qlinear) quantizeLinears(g, this.qlinear);
-    return [g];
+    const { maxSeqLen, qlinear, qembedding } = this;
+    return [new TorchExportableModuleWithHybridCache(this.spec, this.checkpoint, { maxSeqLen, qlinear, qembedding }).export()];
   }
 
   loadExported(path: string, options?: ProgramLoadOptions): Promise<ExecuTorchModelForCausalLM> {
@@ -57,32 +57,8 @@ export class CausalLMExportableModule implements ExportableModule<ExecuTorchMode
 
   /** optimum-executorch's constant methods. */
   metadata(): Record<string, ConstantValue[]> {
-    const c = this.checkpoint.config;
-    const text = c.text;
-    const meta: Record<string, ConstantValue[]> = {
-      get_max_seq_len: [this.maxSeqLen],
-      get_max_batch_size: [1],
-      get_vocab_size: [text.vocabSize],
-      get_n_layers: [text.numLayers],
-      get_n_kv_heads: [text.numKvHeads],
-      get_head_dim: [{ double: text.headDim }],
-      get_dtype: [6],
-      use_kv_cache: [true],
-      use_sdpa_with_kv_cache: [true],
-      enable_dynamic_shape: [true],
-      get_eos_id: eosIds(this.checkpoint),
-    };
-    const bos = this.checkpoint.generationConfig?.bosTokenId ?? c.bosTokenId;
-    if (bos !== null && bos !== undefined) meta.get_bos_id = [bos];
-    if (this.spec.layers.some((l) => l.slidingWindow !== null) && text.slidingWindow !== null)
-      meta.sliding_window = [text.slidingWindow];
-    return meta;
+    return decoderMetadata(this.checkpoint, this.spec, this.maxSeqLen);
   }
-}
-
-function eosIds(ckpt: Checkpoint): number[] {
-  const gen = ckpt.generationConfig?.eosTokenIds ?? [];
-  return gen.length > 0 ? gen : ckpt.config.eosTokenIds;
 }
 
 export async function loadCausalLMModel(dir: string, options: CausalLMExportOptions = {}): Promise<CausalLMExportableModule> {

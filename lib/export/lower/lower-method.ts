@@ -45,10 +45,12 @@ export function lowerMethod(g: Graph, constants: ConstantTable): MethodSpec {
   };
 
   for (const n of g.nodes) {
-    // Out-variant ops list their out tensor(s) twice: as the out argument and as the
-    // return value (how ExecuTorch's emitter writes them); functional ops (sym_size,
-    // _local_scalar_dense, executorch_prim::*) only as the return value.
-    const returns = n.op !== DELEGATE_OP && isOutVariant(n.overload) ? n.outputs : [];
+    // Out-variant ops list their out tensor(s) twice: as the out argument(s) and as the
+    // return value, a tensor list when there are several (how ExecuTorch's emitter
+    // writes them); functional ops (sym_size, _local_scalar_dense, executorch_prim::*)
+    // only as the return value.
+    const outVariant = n.op !== DELEGATE_OP && isOutVariant(n.overload);
+    const returns = !outVariant ? [] : n.outputs.length > 1 ? [literal({ kind: 'tensorList', items: [...n.outputs] })] : n.outputs;
     const args = [...n.args.map(argIndex), ...n.outputs, ...returns];
     if (n.op === DELEGATE_OP) {
       delegates.push((n.attrs as unknown as DelegateAttrs).delegate);

@@ -5,9 +5,9 @@
 // over input embeddings): logits for every input position.
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, SymIntValue, TensorValue } from '../graph/graph';
-import { add, addScalar, gelu, mul, rsqrt, silu } from '../graph/ops/elementwise';
+import { add, gelu, mul, silu } from '../graph/ops/elementwise';
 import { linear } from '../graph/ops/linear';
-import { meanKeepDim } from '../graph/ops/reduction';
+import { rmsNorm as rmsNormOp } from '../graph/ops/normalization';
 import { addInts, readInt, symSize } from '../graph/ops/scalars';
 import { sliceFrom, view } from '../graph/ops/shape-ops';
 import { bytesSource } from '../pte/program-spec';
@@ -83,14 +83,11 @@ function decoderLayer(st: Step, x: TensorValue, i: number): TensorValue {
   return add(g, h, m);
 }
 
-/** x * rsqrt(mean(x^2) + eps) * w (Gemma: * (1 + w), folded into the constant). */
+/** RMSNorm with the layer's weight (Gemma: * (1 + w), folded into the constant). */
 function rmsNorm(st: Step, x: TensorValue, weightName: string): TensorValue {
-  const { g, spec } = st;
-  const offset = spec.normWeightOffset;
+  const offset = st.spec.normWeightOffset;
   const w = st.w.get(weightName, offset ? (v) => v.map((e) => Math.fround(e + offset)) : undefined);
-  const variance = meanKeepDim(g, mul(g, x, x), -1);
-  const normed = mul(g, x, rsqrt(g, addScalar(g, variance, spec.rmsNormEps)));
-  return mul(g, normed, w);
+  return rmsNormOp(st.g, x, w, st.spec.rmsNormEps);
 }
 
 function attention(st: Step, x: TensorValue, i: number): TensorValue {
