@@ -18,9 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Program, Tensor, exportToExecuTorchWithXnnpack, loadImageTextToTextModel } from '../lib';
 import { imageBlockRows, imageBlocks } from '../lib/generation/image-blocks';
 import { planPrefillChunks } from '../lib/generation/prefill-chunks';
-import { repoRoot } from './helpers/paths';
+import { sharedDir } from './helpers/paths';
 
-const TINY = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'gemma3-tiny');
+const TINY = path.join(sharedDir(), 'fixtures', 'gemma3-tiny');
 const ATOL = 2e-5;
 const MAX_LENGTH = 64;
 

@@ -8,7 +8,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ExecuTorchError, exportToExecuTorchWithXnnpack, loadCausalLMModel, Program, Tensor, Value } from '../lib';
+import { ExecuTorchError, exportToExecuTorchWithXnnpack, loadCausalLMModel, loadImageTextToTextModel, Program, Tensor, Value } from '../lib';
+import { imageBlockRows, imageBlocks } from '../lib/generation/image-blocks';
+import { planPrefillChunks } from '../lib/generation/prefill-chunks';
+import type { QEmbeddingOption, QLinearOption } from '../lib/optimum';
 import * as fb from '../lib/export/pte/generated/program_generated';
 import { readExtendedHeader } from '../lib/export/pte/layout';
 import { XNNGraph } from '../lib/export/pte/generated/xnnpack_generated';
@@ -31,7 +34,7 @@ import {
   refTensor,
   tolerance,
 } from './helpers/interop';
-import { repoRoot } from './helpers/paths';
+import { repoRoot, sharedDir } from './helpers/paths';
 import { floatsOf, JsonValue, officialResult, recordRun, toJsonValue, Tolerance } from './helpers/pte-roundtrip';
 
 // ---------------------------------------------------------------------------
@@ -953,40 +956,108 @@ describe.each(interopFixtures.map((f) => [f.name, f] as const))('official export
 // to run_in_official.py like the programs above, and once recorded our outputs are
 // compared with the official runtime's on every run.
 
+type ExportVariant = { qlinear?: QLinearOption; qembedding?: QEmbeddingOption };
+const variantLabel = (v: ExportVariant) => [v.qlinear ?? 'float', v.qembedding ? `qe${v.qembedding}` : ''].filter(Boolean).join('.');
+
+/** Calls of at most `bound` tokens covering the prompt, then one decode step. */
+function promptCases(method: string, bound: number, prompt: number[], next: number): Array<{ method: string; inputs: Value[] }> {
+  const cases: Array<{ method: string; inputs: Value[] }> = [];
+  const call = (tokens: number[], start: number) => ({
+    method,
+    inputs: [
+      new Tensor(BigInt64Array.from(tokens, BigInt), [1, tokens.length]),
+      new Tensor(BigInt64Array.from(tokens, (_, i) => BigInt(start + i)), [tokens.length]),
+    ],
+  });
+  for (let start = 0; start < prompt.length; start += bound) cases.push(call(prompt.slice(start, start + bound), start));
+  cases.push(call([next], prompt.length));
+  return cases;
+}
+
 describe.each([
-  ['llama', null],
-  ['smollm', null],
-  ['qwen2', null],
-  ['qwen3', null],
-  ['gemma3', null],
-  ['llama', '8da4w'],
-  ['qwen3', '8da4w'],
-  ['gemma3', '8da4w'],
-] as const)('exporter output %s (qlinear %s)', (name, qlinear) => {
+  ['llama', {}],
+  ['smollm', {}],
+  ['qwen2', {}],
+  ['qwen3', {}],
+  ['gemma3', {}],
+  ['llama', { qlinear: '8da4w', qembedding: '8w' }],
+  ['qwen3', { qlinear: '8da4w', qembedding: '8w' }],
+  ['gemma3', { qlinear: '8da4w', qembedding: '8w' }],
+] as Array<[string, ExportVariant]>)('exporter output %s %o', (name, variant) => {
   it('runs in our runtime (and is recorded for the official one)', async () => {
     const dir = path.join(repoRoot, 'test', 'fixtures', 'checkpoints', name);
     const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { prompt: number[]; generated: number[] };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'etn-export-pte-'));
     try {
-      const module = await loadCausalLMModel(dir, qlinear ? { maxSeqLen: 64, qlinear, qembedding: '8w' } : { maxSeqLen: 64 });
+      const module = await loadCausalLMModel(dir, { maxSeqLen: 64, ...variant });
       const out = path.join(work, 'model.pte');
       await exportToExecuTorchWithXnnpack(module, { outputPath: out });
       const bytes = new Uint8Array(fs.readFileSync(out));
       const spec = readProgram(bytes);
       const cases: Array<{ method: string; inputs: Value[] }> = spec.methods.filter((m) => m.inputs.length === 0).map((m) => ({ method: m.name, inputs: [] }));
-      const t = ref.prompt.length;
-      cases.push({
-        method: 'forward',
-        inputs: [new Tensor(BigInt64Array.from(ref.prompt, BigInt), [1, t]), new Tensor(BigInt64Array.from({ length: t }, (_, i) => BigInt(i)), [t])],
-      });
-      cases.push({ method: 'forward', inputs: [new Tensor(BigInt64Array.of(BigInt(ref.generated[0])), [1, 1]), new Tensor(BigInt64Array.of(BigInt(t)), [1])] });
+      const forward = spec.methods.find((m) => m.name === 'forward')!;
+      const ids = forward.values[forward.inputs[0]];
+      const bound = ids.kind === 'tensor' ? Number(ids.tensor.sizes[1]) : 1;
+      cases.push(...promptCases('forward', bound, ref.prompt, ref.generated[0]));
       // Quantized: per-row int8 activations can flip a rounding between runtimes; the bound
       // is the one the LLM tests use (a tenth of the official 8da4w export's distance from float).
       const fixture = interopFixtures.find((f) => f.name === `${name}.ql-8da4w.qe-8w`);
-      const tol: Tolerance = qlinear && fixture ? fixtureTolerance(fixture) : { rtol: FLOAT_RTOL };
-      const outs = await runProgram(`exported_${name}.${qlinear ?? 'float'}`, bytes, cases, tol);
-      const logits = outs[outs.length - 2][0] as Tensor;
-      expect(logits.shape).toEqual([1, t, logits.shape[2]]);
+      const tol: Tolerance = variant.qlinear && fixture ? fixtureTolerance(fixture) : { rtol: FLOAT_RTOL };
+      const outs = await runProgram(`exported_${name}.${variantLabel(variant)}`, bytes, cases, tol);
+      const logits = outs[outs.length - 1][0] as Tensor;
+      expect(logits.shape).toEqual([1, 1, logits.shape[2]]);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+// The image-text exporter's program (gemma3-tiny `small`, float), recorded the same way:
+// the three methods on the fixture's image prompt, the text decoder in window-sized
+// calls with the image_block input.
+describe('exporter output gemma3-tiny small (image-text)', () => {
+  it('runs in our runtime (and is recorded for the official one)', async () => {
+    const dir = path.join(sharedDir(), 'fixtures', 'gemma3-tiny', 'small');
+    const f = JSON.parse(fs.readFileSync(path.join(dir, 'fixtures', 'fixture_image.json'), 'utf8')) as {
+      input_ids: number[];
+      special_ids: { image_soft_token: number };
+      image: { pixel_values_file: string; pixel_values_shape: number[] };
+    };
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'etn-export-pte-'));
+    try {
+      const module = await loadImageTextToTextModel(dir, { maxLength: 64 });
+      const out = path.join(work, 'model.pte');
+      await exportToExecuTorchWithXnnpack(module, { outputPath: out });
+      await module.checkpoint.close();
+      const bytes = new Uint8Array(fs.readFileSync(out));
+      const pixels = fs.readFileSync(path.join(dir, 'fixtures', f.image.pixel_values_file));
+      const program = await Program.load(bytes);
+      const tokens = f.input_ids;
+      const embed = async (ids: number[]) =>
+        ((await program.execute('token_embedding', [new Tensor(BigInt64Array.from(ids, BigInt), [1, ids.length])]))[0] as Tensor).data as Float32Array;
+      const hidden = (await embed([tokens[0]])).length;
+      const embeds = await embed(tokens);
+      program.dispose();
+      // Decoder inputs use the token embeddings as they are (the splice is the runner's
+      // business; both runtimes get the same inputs either way).
+      const blocks = imageBlocks(tokens, f.special_ids.image_soft_token);
+      const cases: Array<{ method: string; inputs: Value[] }> = [
+        { method: 'vision_encoder', inputs: [new Tensor(new Float32Array(pixels.buffer.slice(pixels.byteOffset, pixels.byteOffset + pixels.byteLength)), f.image.pixel_values_shape)] },
+        { method: 'token_embedding', inputs: [new Tensor(BigInt64Array.from(tokens, BigInt), [1, tokens.length])] },
+      ];
+      for (const c of planPrefillChunks(tokens.length, module.maxTokensPerCall, blocks)) {
+        const n = c.end - c.start;
+        cases.push({
+          method: 'text_decoder',
+          inputs: [
+            new Tensor(embeds.slice(c.start * hidden, c.end * hidden), [1, n, hidden]),
+            new Tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(c.start + i)), [n]),
+            new Tensor(imageBlockRows(c.start, c.end, blocks), [n, 2]),
+          ],
+        });
+      }
+      const outs = await runProgram('exported_gemma3mm.float', bytes, cases, { rtol: FLOAT_RTOL });
+      expect((outs[0][0] as Tensor).shape).toEqual([1, 4, hidden]);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
