@@ -3,6 +3,7 @@
 // (llama.ts, qwen2.ts, ...) plus a line in registry.ts.
 import { ExecuTorchError } from '../../runtime/errors';
 import { TextConfig, ropeForLayer } from '../hf';
+import { activationOf } from './activation';
 import { DecoderSpec } from './decoder-spec';
 
 export interface TextArchitecture {
@@ -29,7 +30,7 @@ export function baseDecoderSpec(text: TextConfig): DecoderSpec {
     qkNorm: text.qkNorm,
     qkvBias: text.attentionBias,
     sandwichNorms: false,
-    activation: 'silu',
+    activation: activationOf(text.hiddenAct, text.modelType),
     embedScale: null,
     attnScale: 1 / Math.sqrt(text.headDim),
     layers: text.layerTypes.map((type, i) => ({

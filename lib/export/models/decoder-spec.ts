@@ -1,6 +1,7 @@
 // What the shared decoder builder needs to know about a decoder-only transformer;
 // each architecture file fills it in from its Hugging Face config.
 import type { RopeConfig } from '../hf';
+import type { Activation } from './activation';
 
 /** RoPE of a layer: the checkpoint reader's normalized form. */
 export type RopeSpec = RopeConfig;
@@ -24,7 +25,7 @@ export interface DecoderSpec {
   qkvBias: boolean;
   /** Gemma 3: extra norms after attention and around the MLP. */
   sandwichNorms: boolean;
-  activation: 'silu' | 'gelu_tanh';
+  activation: Activation;
   /** Gemma: embeddings are multiplied by sqrt(hidden) (rounded to the weight dtype). */
   embedScale: number | null;
   /** Multiplies q.k (1/sqrt(head_dim), or Gemma's query_pre_attn_scalar^-0.5). */

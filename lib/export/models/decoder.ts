@@ -141,6 +141,6 @@ function mlp(st: Step, x: TensorValue, p: string): TensorValue {
   const { g, spec } = st;
   const gate = linear(g, x, st.w.get(`${p}mlp.gate_proj.weight`));
   const up = linear(g, x, st.w.get(`${p}mlp.up_proj.weight`));
-  const act = spec.activation === 'silu' ? silu(g, gate) : gelu(g, gate, 'tanh');
+  const act = spec.activation === 'silu' ? silu(g, gate) : gelu(g, gate, spec.activation === 'gelu' ? 'none' : 'tanh');
   return linear(g, mul(g, act, up), st.w.get(`${p}mlp.down_proj.weight`));
 }

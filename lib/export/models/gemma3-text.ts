@@ -17,7 +17,6 @@ export const gemma3Text: TextArchitecture = {
       normWeightOffset: 1,
       qkNorm: true,
       sandwichNorms: true,
-      activation: 'gelu_tanh',
       embedScale: text.dtype === 'bfloat16' ? roundToBf16(scale) : Math.fround(scale),
       attnScale: 1 / Math.sqrt(text.queryPreAttnScalar ?? text.headDim),
     };

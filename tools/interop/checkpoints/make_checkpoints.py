@@ -15,6 +15,11 @@ save_pretrained (float32, seeded), and <out>/<name>/reference.json with
   versions          package versions
 The model shapes are the ones tools/interop/llm uses, plus Qwen 2 (q/k/v bias) and SmolLM
 (a Llama with tied embeddings).
+
+gemma3mm (Gemma 3 vision-language) is written by tools/interop/llm's own build_checkpoint,
+byte for byte the checkpoint its official exports (test/fixtures/interop/gemma3mm.*) were
+made from, so our exporter's programs can be compared with the official ones on the same
+weights. Its reference outputs are those fixtures; no reference.json is written.
 """
 import argparse
 import base64
@@ -80,6 +85,14 @@ def make(name, spec, out):
     print(f"[{name}] {size} bytes, generated {generated}")
 
 
+def make_multimodal(name, out):
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    llm.build_checkpoint(name, folder)
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    print(f"[{name}] {size} bytes (reference: test/fixtures/interop/{name}.*.json)")
+
+
 def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / "test" / "fixtures" / "checkpoints"))
@@ -89,6 +102,8 @@ def main(argv):
     for name, spec in MODELS.items():
         if not a.only or name in a.only:
             make(name, spec, out)
+    if not a.only or "gemma3mm" in a.only:
+        make_multimodal("gemma3mm", out)
 
 
 if __name__ == "__main__":
