@@ -1,6 +1,6 @@
 // Methods (graphs) and constant methods -> ProgramSpec, ready for the writer.
 import { Graph } from '../graph/graph';
-import { EValueSpec, MethodSpec, NamedDataSpec, ProgramSpec } from '../pte/program-spec';
+import { ByteSource, EValueSpec, MethodSpec, NamedDataSpec, ProgramSpec } from '../pte/program-spec';
 import { ConstantTable } from './constant-table';
 import { lowerMethod } from './lower-method';
 
@@ -12,10 +12,12 @@ export interface ProgramParts {
   constantMethods: Record<string, ConstantValue[]>;
   /** Data delegates refer to by key (XNNPACK weights), from the partition pass. */
   namedData?: NamedDataSpec[];
+  /** Constant sources with the bytes of another (passes/constant-dedup): stored once. */
+  constantAliases?: ReadonlyMap<ByteSource, ByteSource>;
 }
 
 export function lowerProgram(parts: ProgramParts): ProgramSpec {
-  const constants = new ConstantTable();
+  const constants = new ConstantTable(parts.constantAliases);
   const methods = parts.graphs.map((g) => lowerMethod(g, constants));
   for (const [name, outputs] of Object.entries(parts.constantMethods)) methods.push(constantMethod(name, outputs));
   methods.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
