@@ -1,11 +1,20 @@
 // exportToExecuTorchWithXnnpack: an exportable module's method graphs, lowered to
 // XNNPACK where it runs them, written as one .pte (atomically: temp file + rename).
+//
+// Where the time goes: lowering reads every delegated weight (to key it by content,
+// and to quantize linear weights for their scales), and writing reads and quantizes
+// them again as it streams them out (so no quantized model is ever held in memory).
+// Both are reported as they advance, so a caller can draw a progress bar.
+import * as fs from 'fs';
+import * as path from 'path';
+import { ExecuTorchError } from '../runtime/errors';
 import { ProgramLoadOptions } from '../runtime/program';
-import { Graph } from '../export/graph/graph';
+import { Graph, Node } from '../export/graph/graph';
 import { ConstantValue, lowerProgram } from '../export/lower/lower-program';
-import { partition } from '../export/passes/partition';
+import { Partition, Partitioner, partition } from '../export/passes/partition';
 import { XnnpackPartitioner } from '../export/passes/xnnpack-partitioner';
-import { writeProgram } from '../export/pte/program-writer';
+import { DelegateSpec } from '../export/pte/program-spec';
+import { planProgram, writeProgram } from '../export/pte/program-writer';
 
 /** What the export function needs of a loaded checkpoint (causal LM, image-text LM). */
 export interface ExportableModule<Loaded> {
@@ -17,11 +26,26 @@ export interface ExportableModule<Loaded> {
   loadExported(path: string, options?: ProgramLoadOptions): Promise<Loaded>;
 }
 
+/**
+ * Progress of one export, in order: `build` once; `lower` as each method starts and
+ * after each XNNPACK partition is lowered; `write` from 0 to total bytes, after each
+ * constant or weight; `done` once, after the file is in place. `done` and `total` of
+ * `lower` count partitions over all methods (`method` is the one being lowered), so one
+ * bar can cover the whole phase. Events within a phase never go backwards.
+ */
+export type ExportProgress =
+  | { phase: 'build' }
+  | { phase: 'lower'; method: string; done: number; total: number }
+  | { phase: 'write'; written: number; total: number }
+  | { phase: 'done'; path: string; bytes: number; seconds: number };
+
+export type ExportPhase = ExportProgress['phase'];
+
 export interface ExportOptions {
   /** Where to write the .pte (written to a temporary file and renamed: never half-written). */
   outputPath: string;
-  /** Progress of the write: bytes written so far and the total. */
-  onProgress?: (event: { phase: 'write'; written: number; total: number }) => void;
+  /** Called as the export advances; see ExportProgress. */
+  onProgress?: (event: ExportProgress) => void;
 }
 
 export interface ExportedProgram<Loaded> {
@@ -36,14 +60,70 @@ export async function exportToExecuTorchWithXnnpack<Loaded>(
   module: ExportableModule<Loaded>,
   options: ExportOptions,
 ): Promise<ExportedProgram<Loaded>> {
-  const xnnpack = new XnnpackPartitioner();
+  const started = process.hrtime.bigint();
+  const report = options.onProgress ?? (() => undefined);
+  const outputPath = path.resolve(options.outputPath);
+  // Before minutes of work: a missing folder or a directory in the way would only
+  // surface at the final rename otherwise.
+  await checkOutputPath(outputPath);
+
+  report({ phase: 'build' });
   const graphs = module.export();
-  for (const g of graphs) await partition(g, xnnpack);
+
+  const xnnpack = new XnnpackPartitioner();
+  const total = graphs.reduce((n, g) => n + countPartitions(g, xnnpack), 0);
+  let done = 0;
+  for (const g of graphs) {
+    report({ phase: 'lower', method: g.name, done, total });
+    await partition(g, countingPartitioner(xnnpack, () => report({ phase: 'lower', method: g.name, done: ++done, total })));
+  }
+
   const spec = lowerProgram({ graphs, constantMethods: module.metadata(), namedData: xnnpack.namedData });
-  const layout = await writeProgram(spec, options.outputPath, {
+  // The writer reports after each chunk; the 0 event puts the bar up before the first
+  // (possibly slow to quantize) weight is read. Planning reads no weight.
+  report({ phase: 'write', written: 0, total: planProgram(spec).fileSize });
+  const layout = await writeProgram(spec, outputPath, {
     atomic: true,
-    onProgress: options.onProgress ? (written, total) => options.onProgress!({ phase: 'write', written, total }) : undefined,
+    onProgress: (written, fileSize) => report({ phase: 'write', written, total: fileSize }),
   });
-  const path = options.outputPath;
-  return { path, bytes: layout.fileSize, load: (o) => module.loadExported(path, o) };
+
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  report({ phase: 'done', path: outputPath, bytes: layout.fileSize, seconds });
+  return { path: outputPath, bytes: layout.fileSize, load: (o) => module.loadExported(outputPath, o) };
+}
+
+async function checkOutputPath(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const dirStat = await fs.promises.stat(dir).catch(() => null);
+  if (!dirStat) throw new ExecuTorchError('NotFound', `output folder ${dir} does not exist`);
+  if (!dirStat.isDirectory()) throw new ExecuTorchError('InvalidArgument', `output folder ${dir} is not a directory`);
+  const fileStat = await fs.promises.stat(file).catch(() => null);
+  if (fileStat?.isDirectory()) throw new ExecuTorchError('InvalidArgument', `output path ${file} is a directory; give a file name (e.g. ${path.join(file, 'model.pte')})`);
+}
+
+/**
+ * How many partitions `partition` will make of g: one per maximal run of nodes the
+ * backend supports (partition.ts's rule), counted before any weight is read.
+ */
+function countPartitions(g: Graph, backend: Partitioner): number {
+  let runs = 0;
+  let inRun = false;
+  for (const n of g.nodes) {
+    const ok = backend.supports(g, n);
+    if (ok && !inRun) runs++;
+    inRun = ok;
+  }
+  return runs;
+}
+
+/** The backend, calling `lowered` after each partition it lowers. */
+function countingPartitioner(backend: Partitioner, lowered: () => void): Partitioner {
+  return {
+    supports: (g: Graph, n: Node) => backend.supports(g, n),
+    lower: async (g: Graph, p: Partition): Promise<DelegateSpec> => {
+      const delegate = await backend.lower(g, p);
+      lowered();
+      return delegate;
+    },
+  };
 }
