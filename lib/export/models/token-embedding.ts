@@ -2,13 +2,17 @@
 // architecture's embedding scale (Gemma). Shared by the decoder's `forward` and the
 // image-text program's `token_embedding` method.
 import { Graph, TensorValue } from '../graph/graph';
-import { embedding, embeddingByte } from '../graph/ops/embedding';
+import { embedding, embedding4bit, embeddingByte } from '../graph/ops/embedding';
 import { mulScalar } from '../graph/ops/elementwise';
 import { DecoderSpec } from './decoder-spec';
 import { WeightConstants } from './weight-constants';
 
-/** How the embedding table is stored: float, or '8w' int8 rows with a scale each. */
-export type EmbeddingQuant = '8w';
+/**
+ * How the embedding table is stored: '8w' int8 rows or '4w' int4 rows (two per byte),
+ * each row with one float32 scale, as optimum-executorch's qembedding options
+ * (torchao IntxWeightOnlyConfig, PerAxis(0)) store them.
+ */
+export type EmbeddingQuant = '8w' | '4w';
 
 export function tokenEmbedding(
   g: Graph,
@@ -21,6 +25,9 @@ export function tokenEmbedding(
   if (quant === '8w') {
     const { codes, scales } = w.int8Rows('embed_tokens.weight');
     h = embeddingByte(g, codes, scales, inputIds);
+  } else if (quant === '4w') {
+    const { codes, scales } = w.int4Rows('embed_tokens.weight');
+    h = embedding4bit(g, codes, scales, inputIds);
   } else {
     h = embedding(g, w.get('embed_tokens.weight'), inputIds);
   }

@@ -2,7 +2,8 @@
 // (and converted or quantized) only when the program is written.
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, TensorValue } from '../graph/graph';
-import { quantizeInt8Rows } from '../passes/quantize-weights';
+import { packInt4HighFirst, quantizeInt4Rows, quantizeInt8Rows } from '../passes/quantize-weights';
+import { sharedQuantization } from '../passes/shared-quantization';
 import { bytesSource } from '../pte/program-spec';
 import { WeightSource } from './decoder-spec';
 
@@ -28,13 +29,32 @@ export class WeightConstants {
    */
   int8Rows(name: string): { codes: TensorValue; scales: TensorValue } {
     const [rows, cols] = this.weights.shape(name);
-    let pending: Promise<{ q: Int8Array; scales: Float32Array }> | undefined;
-    const quantized = () => (pending ??= this.weights.read(name).then((w) => quantizeInt8Rows(w, rows, cols)));
+    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt8Rows(w, rows, cols)), 2);
     const codes = this.g.constant(`${name}.int8`, 'int8', [rows, cols], {
       size: rows * cols,
       read: async () => new Uint8Array((await quantized()).q.buffer),
     });
     const scales = this.g.constant(`${name}.scales`, 'float32', [rows], {
+      size: rows * 4,
+      read: async () => new Uint8Array((await quantized()).scales.buffer),
+    });
+    return { codes, scales };
+  }
+
+  /**
+   * A [rows, cols] weight as int4 codes, two per byte as embedding_4bit reads them
+   * (uint8 [rows, cols / 2]), and one float32 scale per row ([rows, 1], the shape
+   * optimum-executorch's qembedding '4w' writes).
+   */
+  int4Rows(name: string): { codes: TensorValue; scales: TensorValue } {
+    const [rows, cols] = this.weights.shape(name);
+    if (cols % 2 !== 0) throw new ExecuTorchError('NotSupported', `int4 ${name}: ${cols} columns, not a multiple of 2`);
+    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt4Rows(w, rows, cols)), 2);
+    const codes = this.g.constant(`${name}.int4`, 'uint8', [rows, cols / 2], {
+      size: (rows * cols) / 2,
+      read: async () => packInt4HighFirst((await quantized()).q, rows, cols),
+    });
+    const scales = this.g.constant(`${name}.scales`, 'float32', [rows, 1], {
       size: rows * 4,
       read: async () => new Uint8Array((await quantized()).scales.buffer),
     });

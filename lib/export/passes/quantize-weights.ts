@@ -9,8 +9,9 @@
 //       than 1e-5 relative
 //   finally q = clamp(round_half_even(w / scale), qmin, qmax)
 //
-// int4 groups of 32 (8da4w, 4w) and int8 rows (8da8w, 8w, qembedding 8w); packing and
-// bf16 rounding are the payload writer's (pte/xnnpack-writer). Products
+// int4 groups of 32 (8da4w, 4w), int8 rows (8da8w, 8w, qembedding 8w) and int4 rows
+// (qembedding 4w). XNNPACK's packing and bf16 rounding are the payload writer's
+// (pte/xnnpack-writer); the quantized_decomposed kernels' int4 packing is here. Products
 // and quotients are float32 as in torch; the two sums are accumulated in float64 and
 // rounded once. The int4 codes and bf16 scales of 8da4w then equal the official
 // export's byte for byte; float32 int8-row scales differ from torch's by <= 3 ulps.
@@ -86,3 +87,25 @@ export const quantizeInt4Groups = (w: Float32Array, rows: number, cols: number, 
   quantizeSymmetric(w, rows, cols, groupSize, -8, 7);
 
 export const quantizeInt8Rows = (w: Float32Array, rows: number, cols: number) => quantizeSymmetric(w, rows, cols, cols, -128, 127);
+
+/** One int4 scale per row: torchao IntxWeightOnlyConfig(int4, PerAxis(0)), optimum's qembedding '4w'. */
+export const quantizeInt4Rows = (w: Float32Array, rows: number, cols: number) => quantizeSymmetric(w, rows, cols, cols, -8, 7);
+
+/**
+ * int4 codes as quantized_decomposed::embedding_4bit reads them (and torchao's
+ * embedding quantizer writes them): each row [rows, cols / 2] bytes, value + 8 per
+ * nibble, element 2k in the HIGH nibble and 2k + 1 in the low one. (XNNPACK's qbint4
+ * filters put element 2k in the low nibble instead.)
+ */
+export function packInt4HighFirst(q: Int8Array, rows: number, cols: number): Uint8Array {
+  if (cols % 2 !== 0) throw new ExecuTorchError('NotSupported', `int4 rows of ${cols} values: two per byte needs an even count`);
+  if (q.length !== rows * cols) throw new ExecuTorchError('Internal', `packInt4HighFirst: ${q.length} values for [${rows}, ${cols}]`);
+  const out = new Uint8Array(q.length / 2);
+  for (let k = 0; k < out.length; k++) {
+    const hi = q[2 * k] + 8;
+    const lo = q[2 * k + 1] + 8;
+    if (hi < 0 || hi > 15 || lo < 0 || lo > 15) throw new ExecuTorchError('Internal', `packInt4HighFirst: ${q[2 * k]}, ${q[2 * k + 1]} are not int4`);
+    out[k] = (hi << 4) | lo;
+  }
+  return out;
+}

@@ -1,5 +1,7 @@
 // The quantize pass: which linears carry quantized weights (node attrs.quant), and
 // the quantized bytes of a weight, computed from the checkpoint when they are needed.
+// 8da4w / 8da8w linears become XNNPACK dynamically quantized FullyConnected nodes
+// (xnnpack-partitioner); weight-only 8w / 4w ones are rewritten here (weight-only-linear).
 // Codes are deterministic (quantize-weights.ts), so a weight is quantized once to learn
 // its key and scales when the program is lowered, and again when it is written,
 // instead of holding every quantized weight in memory in between.
@@ -9,14 +11,22 @@ import { LINEAR_OP, LinearQuant, linearOperands } from '../graph/ops/linear';
 import { ByteSource } from '../pte/program-spec';
 import { float32ToBf16, packInt4ForXnnpack } from '../pte/xnnpack-writer';
 import { quantizeInt4Groups, quantizeInt8Rows } from './quantize-weights';
+import { weightOnlyLinears } from './weight-only-linear';
+import { supportedByXnnpack } from './xnnpack-partitioner';
 
-/** Linear quantization schemes the XNNPACK lowering writes. */
-export type QLinear = '8da4w' | '8da8w';
+/** Linear quantization schemes the exporter writes. */
+export type QLinear = DynamicQLinear | '8w' | '4w';
+/** The schemes with dynamically quantized int8 activations (XNNPACK qdint8 inputs). */
+export type DynamicQLinear = '8da4w' | '8da8w';
 /** Group size of 8da4w (what optimum-executorch uses for text generation). */
 export const INT4_GROUP_SIZE = 32;
 
 /** Marks every linear whose weight comes from the checkpoint (not the exporter's own tables). */
 export function quantizeLinears(g: Graph, scheme: QLinear): void {
+  if (scheme === '8w' || scheme === '4w') {
+    weightOnlyLinears(g, scheme, supportedByXnnpack);
+    return;
+  }
   g.nodes.forEach((n, i) => {
     if (`${n.op}.${n.overload}` !== `${LINEAR_OP}.out`) return;
     const { weight } = linearOperands(g, n);
@@ -32,7 +42,7 @@ export interface QuantizedWeight {
   scales: Uint16Array | Float32Array;
 }
 
-export async function quantizeWeight(weight: TensorValue, scheme: QLinear): Promise<QuantizedWeight> {
+export async function quantizeWeight(weight: TensorValue, scheme: DynamicQLinear): Promise<QuantizedWeight> {
   const [rows, cols] = weight.shape as number[];
   const bytes = await weight.source!.read();
   const w = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -47,6 +57,6 @@ export async function quantizeWeight(weight: TensorValue, scheme: QLinear): Prom
 }
 
 /** The codes of a weight as a source that quantizes again when read. */
-export function codesSource(weight: TensorValue, scheme: QLinear, size: number): ByteSource {
+export function codesSource(weight: TensorValue, scheme: DynamicQLinear, size: number): ByteSource {
   return { size, read: async () => (await quantizeWeight(weight, scheme)).codes };
 }

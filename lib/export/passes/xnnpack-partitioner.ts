@@ -10,11 +10,11 @@ import { DelegateSpec, NamedDataSpec } from '../pte/program-spec';
 import { XnnGraphSpec, XnnNodeSpec, XnnValueSpec } from '../pte/xnnpack-spec';
 import { sha256Hex, xnnpackDelegate } from '../pte/xnnpack-writer';
 import { Partition, Partitioner } from './partition';
-import { QLinear, codesSource, quantizeWeight } from './quantize';
+import { DynamicQLinear, codesSource, quantizeWeight } from './quantize';
 
 /** A quantized linear weight as the payload stores it (codes under their sha256). */
 interface QuantizedFilter {
-  scheme: QLinear;
+  scheme: DynamicQLinear;
   key: string;
   size: number;
   scales: Uint16Array | Float32Array;
@@ -163,12 +163,16 @@ function quantizedLinear(b: XnnGraphBuilder, g: Graph, n: Node, q: QuantizedFilt
   ];
 }
 
-function supported(g: Graph, n: Node): boolean {
+/**
+ * Whether XnnpackBackend runs a node. Linears: float, 8da4w / 8da8w (quantized filter
+ * in the payload), or 8w / 4w (a float filter dequantized outside, see weight-only-linear).
+ */
+export function supportedByXnnpack(g: Graph, n: Node): boolean {
   const key = `${n.op}.${n.overload}`;
   if (!(key in NODE_LOWERINGS)) return false;
   if (key === 'aten::gelu.out' && !(n.args[1] && 'str' in n.args[1] && n.args[1].str === 'none')) return false;
   if (key === 'aten::view_copy.out' && out(g, n).shape.filter(isSym).length > 1) return false;
-  if (key === `${LINEAR_OP}.out` && !['none', '8da4w', '8da8w'].includes(String(n.attrs?.quant ?? 'none'))) return false;
+  if (key === `${LINEAR_OP}.out` && !['none', '8da4w', '8da8w', '8w', '4w'].includes(String(n.attrs?.quant ?? 'none'))) return false;
   const tensors = n.outputs.map((id) => g.tensorById(id));
   return tensors.every((t) => t.dtype === 'float32');
 }
@@ -181,12 +185,19 @@ export class XnnpackPartitioner implements Partitioner {
   // time, then read again when the program is written, so none stays in memory.
   private readonly constantKeys = new Map<number, string>();
   private readonly filters = new Map<number, QuantizedFilter>();
+  private graph?: Graph;
 
   supports(g: Graph, n: Node): boolean {
-    return supported(g, n);
+    return supportedByXnnpack(g, n);
   }
 
   async lower(g: Graph, p: Partition): Promise<DelegateSpec> {
+    // Value ids number one graph's values: the maps below hold for one graph at a time.
+    if (this.graph !== g) {
+      this.graph = g;
+      this.constantKeys.clear();
+      this.filters.clear();
+    }
     for (const n of p.nodes) {
       const scheme = n.attrs?.quant;
       let quantized = -1;  // the weight stored as codes, not as floats

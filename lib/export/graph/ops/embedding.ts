@@ -21,3 +21,20 @@ export function embeddingByte(g: Graph, weight: TensorValue, scales: TensorValue
     [out],
   );
 }
+
+/**
+ * Rows of an int4 table, two codes per byte (uint8 [V, D / 2], see
+ * packInt4HighFirst) with float scales [V, G] (G groups of D / G values per row; G = 1:
+ * one scale per row): out = code * scale. Symmetric, the range [-8, 7]. Also the
+ * exporter's int4 weight dequantizer (indices 0..V-1 give the whole table).
+ */
+export function embedding4bit(g: Graph, weight: TensorValue, scales: TensorValue, indices: TensorValue): TensorValue {
+  if (weight.dtype !== 'uint8') throw new ExecuTorchError('Internal', 'embedding_4bit needs a uint8 table');
+  const out = g.activation('float32', [...indices.shape, (weight.shape[1] as number) * 2]);
+  return g.call(
+    'quantized_decomposed::embedding_4bit',
+    'out',
+    [arg.v(weight), arg.v(scales), arg.none(), arg.int(-8), arg.int(7), arg.v(indices)],
+    [out],
+  );
+}
