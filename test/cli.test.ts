@@ -73,7 +73,7 @@ describe('executorch-node export', () => {
     try {
       await exportToExecuTorchWithXnnpack(module, { outputPath });
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
   }
 
@@ -191,7 +191,7 @@ describe('executorch-node export', () => {
     try {
       await exportToExecuTorchWithXnnpack(module, { outputPath: viaApi });
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
     expect(fs.readFileSync(viaCli).equals(fs.readFileSync(viaApi))).toBe(true);
     const program = await Program.load(viaCli, { threads: 1 });
@@ -277,7 +277,7 @@ describe('executorch-node export', () => {
       expect(done.bytes).toBe(fs.statSync(outputPath).size);
       expect(done.seconds).toBeGreaterThan(0);
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
   });
 

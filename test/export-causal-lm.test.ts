@@ -53,7 +53,7 @@ describe.each(names)('%s', (name) => {
     const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as CheckpointReference;
     const module = await loadCausalLMModel(dir, { maxSeqLen: 64 });
     const outputPath = path.join(work, `${name}.pte`);
-    await exportToExecuTorchWithXnnpack(module, { outputPath });
+    await exportToExecuTorchWithXnnpack(module, { outputPath }).finally(() => module.close());
     const model = await ExecuTorchModelForCausalLM.fromPretrained(outputPath, { threads: 1 });
     try {
       const ours = await forwardInChunks(model, ref.sequence);
@@ -88,7 +88,7 @@ describe.each([
     const dir = name === 'gemma3' ? withExactGelu(path.join(checkpoints, name)) : path.join(checkpoints, name);
     const module = await loadCausalLMModel(dir, { maxSeqLen: 64, qlinear: '8da4w', qembedding: '8w' });
     const outputPath = path.join(work, `${name}.8da4w.pte`);
-    await exportToExecuTorchWithXnnpack(module, { outputPath });
+    await exportToExecuTorchWithXnnpack(module, { outputPath }).finally(() => module.close());
     const model = await ExecuTorchModelForCausalLM.fromPretrained(outputPath, { threads: 1 });
     try {
       const ours = await forwardInChunks(model, ref.prompt);

@@ -162,7 +162,7 @@ async function exportTo(dir: string, file: string, options: Parameters<typeof lo
   try {
     await exportToExecuTorchWithXnnpack(module, { outputPath });
   } finally {
-    await module.checkpoint.close();
+    await module.close();
   }
   return { program: await Program.load(outputPath, { threads: 1 }), maxPerCall };
 }

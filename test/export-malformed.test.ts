@@ -53,7 +53,7 @@ async function exportCheckpoint(onProgress?: (e: ExportProgress) => void): Promi
   try {
     await exportToExecuTorchWithXnnpack(module, { outputPath: path.join(outDir, 'model.pte'), onProgress });
   } finally {
-    await module.checkpoint.close();
+    await module.close();
   }
 }
 
@@ -147,7 +147,7 @@ describe('export of a malformed checkpoint', () => {
       expect((err as ExecuTorchError).code).toBe('InvalidCheckpoint');
       expect((err as ExecuTorchError).message).toMatch(/model\.safetensors: .*tensor '[\w.]+'/);
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
     expect(fs.readdirSync(outDir)).toEqual([]);
   });
@@ -166,7 +166,7 @@ describe('export to a bad output path', () => {
       expect((err as ExecuTorchError).code).toBe('NotFound');
       expect((err as ExecuTorchError).message).toContain(path.join(work, 'nowhere'));
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
     expect(events).toEqual([]);
   });
@@ -181,7 +181,7 @@ describe('export to a bad output path', () => {
       expect((err as ExecuTorchError).code).toBe('InvalidArgument');
       expect((err as ExecuTorchError).message).toContain(outDir);
     } finally {
-      await module.checkpoint.close();
+      await module.close();
     }
     expect(fs.readdirSync(outDir)).toEqual([]);
   });

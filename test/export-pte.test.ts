@@ -991,7 +991,7 @@ describe.each([
     try {
       const module = await loadCausalLMModel(dir, { maxSeqLen: 64, ...variant });
       const out = path.join(work, 'model.pte');
-      await exportToExecuTorchWithXnnpack(module, { outputPath: out });
+      await exportToExecuTorchWithXnnpack(module, { outputPath: out }).finally(() => module.close());
       const bytes = new Uint8Array(fs.readFileSync(out));
       const spec = readProgram(bytes);
       const cases: Array<{ method: string; inputs: Value[] }> = spec.methods.filter((m) => m.inputs.length === 0).map((m) => ({ method: m.name, inputs: [] }));
@@ -1028,7 +1028,7 @@ describe('exporter output gemma3-tiny small (image-text)', () => {
       const module = await loadImageTextToTextModel(dir, { maxLength: 64 });
       const out = path.join(work, 'model.pte');
       await exportToExecuTorchWithXnnpack(module, { outputPath: out });
-      await module.checkpoint.close();
+      await module.close();
       const bytes = new Uint8Array(fs.readFileSync(out));
       const pixels = fs.readFileSync(path.join(dir, 'fixtures', f.image.pixel_values_file));
       const program = await Program.load(bytes);

@@ -292,7 +292,8 @@ async function logitsOf(pte: string, tokens: number[]): Promise<Float32Array> {
 
 async function exportTo(dir: string, file: string, options: Parameters<typeof loadCausalLMModel>[1]): Promise<string> {
   const outputPath = path.join(work, file);
-  await exportToExecuTorchWithXnnpack(await loadCausalLMModel(dir, { maxSeqLen: 64, ...options }), { outputPath });
+  const module = await loadCausalLMModel(dir, { maxSeqLen: 64, ...options });
+  await exportToExecuTorchWithXnnpack(module, { outputPath }).finally(() => module.close());
   return outputPath;
 }
 

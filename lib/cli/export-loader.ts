@@ -18,30 +18,20 @@ export interface LoaderOptions {
 
 export interface ExportLoader<M extends ExportableModule<unknown> = ExportableModule<unknown>> {
   load(dir: string, options: LoaderOptions): Promise<M>;
-  /** Closes the checkpoint files the module keeps open for the write's lazy reads. */
-  release(module: M): Promise<void>;
 }
 
 const causalLM: ExportLoader<CausalLMExportableModule> = {
   load: loadCausalLMModel,
-  release: (m) => m.checkpoint.close(),
 };
-
-// A loader typed for its own module, usable where any module is (release only ever
-// gets back what its own load returned).
-function erased<M extends ExportableModule<unknown>>(l: ExportLoader<M>): ExportLoader {
-  return { load: l.load, release: (m) => l.release(m as M) };
-}
 
 // The image-text loader calls the KV-cache length maxLength (the seed's name).
 const imageTextToText: ExportLoader<ImageTextToTextExportableModule> = {
   load: (dir, o) => loadImageTextToTextModel(dir, { maxLength: o.maxSeqLen, qlinear: o.qlinear, qembedding: o.qembedding }),
-  release: (m) => m.checkpoint.close(),
 };
 
 const LOADERS: Record<CheckpointKind, ExportLoader> = {
-  'causal-lm': erased(causalLM),
-  'image-text-to-text': erased(imageTextToText),
+  'causal-lm': causalLM,
+  'image-text-to-text': imageTextToText,
 };
 
 /**

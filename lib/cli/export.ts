@@ -115,7 +115,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       const seconds = (performance.now() - started) / 1000;
       console.log(`wrote ${args.output} (${formatMB(exported.bytes)}) in ${seconds.toFixed(1)} s`);
     } finally {
-      await loader.release(module);
+      await module.close();
     }
   } finally {
     view.stop();

@@ -51,6 +51,10 @@ export class CausalLMExportableModule implements ExportableModule<ExecuTorchMode
     return [new TorchExportableModuleWithHybridCache(this.spec, this.checkpoint, { maxSeqLen, qlinear, qembedding }).export()];
   }
 
+  close(): Promise<void> {
+    return this.checkpoint.close();
+  }
+
   loadExported(path: string, options?: ProgramLoadOptions): Promise<ExecuTorchModelForCausalLM> {
     return ExecuTorchModelForCausalLM.fromPretrained(path, options);
   }

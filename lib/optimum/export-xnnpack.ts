@@ -11,6 +11,7 @@ import { ExecuTorchError } from '../runtime/errors';
 import { ProgramLoadOptions } from '../runtime/program';
 import { Graph, Node } from '../export/graph/graph';
 import { ConstantValue, lowerProgram } from '../export/lower/lower-program';
+import { constantAliases } from '../export/passes/constant-dedup';
 import { Partition, Partitioner, partition } from '../export/passes/partition';
 import { XnnpackPartitioner } from '../export/passes/xnnpack-partitioner';
 import { DelegateSpec } from '../export/pte/program-spec';
@@ -24,6 +25,8 @@ export interface ExportableModule<Loaded> {
   metadata(): Record<string, ConstantValue[]>;
   /** Opens the written program for inference. */
   loadExported(path: string, options?: ProgramLoadOptions): Promise<Loaded>;
+  /** Closes the checkpoint files the module reads from (exports read weights lazily). */
+  close(): Promise<void>;
 }
 
 /**
@@ -78,7 +81,8 @@ export async function exportToExecuTorchWithXnnpack<Loaded>(
     await partition(g, countingPartitioner(xnnpack, () => report({ phase: 'lower', method: g.name, done: ++done, total })));
   }
 
-  const spec = lowerProgram({ graphs, constantMethods: module.metadata(), namedData: xnnpack.namedData });
+  const aliases = await constantAliases(graphs);
+  const spec = lowerProgram({ graphs, constantMethods: module.metadata(), namedData: xnnpack.namedData, constantAliases: aliases });
   // The writer reports after each chunk; the 0 event puts the bar up before the first
   // (possibly slow to quantize) weight is read. Planning reads no weight.
   report({ phase: 'write', written: 0, total: planProgram(spec).fileSize });

@@ -89,6 +89,10 @@ export class ImageTextToTextExportableModule implements ExportableModule<Program
     return [this.imageEncoder.export(), this.tokenEmbedding.export(), this.textDecoder.export()];
   }
 
+  close(): Promise<void> {
+    return this.checkpoint.close();
+  }
+
   loadExported(path: string, options?: ProgramLoadOptions): Promise<Program> {
     return Program.load(path, options);
   }
