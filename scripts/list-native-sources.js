@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const folders = ['native/runtime', 'native/kernels', 'native/backends', 'native/microkernels', 'native/addon'];
+const folders = ['native/runtime', 'native/kernels', 'native/backends', 'native/microkernels', 'native/export', 'native/addon'];
 
 function walk(dir, out) {
   if (!fs.existsSync(path.join(root, dir))) return out;

@@ -70,6 +70,17 @@ export interface NativeAddon {
   ): Promise<NativeProgramHandle>;
   kernelNames(): string[];
   backendNames(): string[];
+  /** The exporter's weight quantizer (native/export/quantize_symmetric), on worker threads. */
+  quantizeSymmetric(
+    w: Float32Array,
+    rows: number,
+    cols: number,
+    groupSize: number,
+    qmin: number,
+    qmax: number,
+  ): Promise<{ q: Int8Array; scales: Float32Array }>;
+  /** int4 codes two per byte (native/export/pack_int4): low nibble first (XNNPACK) or high first (embedding_4bit). */
+  packInt4(q: Int8Array, rows: number, cols: number, highFirst: boolean): Promise<Uint8Array>;
 }
 
 let cached: NativeAddon | undefined;

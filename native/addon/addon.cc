@@ -4,6 +4,7 @@
 
 #include "../runtime/backend.h"
 #include "../runtime/kernel_registry.h"
+#include "export_bindings.h"
 #include "program_handle.h"
 
 namespace etn::addon {
@@ -33,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadProgram", Napi::Function::New(env, &ProgramHandle::Load, "loadProgram"));
   exports.Set("kernelNames", Napi::Function::New(env, &KernelNames, "kernelNames"));
   exports.Set("backendNames", Napi::Function::New(env, &BackendNames, "backendNames"));
+  registerExportBindings(env, exports);
   return exports;
 }
 

@@ -2,7 +2,7 @@
 // (and converted or quantized) only when the program is written.
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, TensorValue } from '../graph/graph';
-import { packInt4HighFirst, quantizeInt4Rows, quantizeInt8Rows } from '../passes/quantize-weights';
+import { packInt4HighFirstAsync, quantizeInt4RowsAsync, quantizeInt8RowsAsync } from '../passes/quantize-weights';
 import { sharedQuantization } from '../passes/shared-quantization';
 import { bytesSource } from '../pte/program-spec';
 import { WeightSource } from './decoder-spec';
@@ -29,7 +29,7 @@ export class WeightConstants {
    */
   int8Rows(name: string): { codes: TensorValue; scales: TensorValue } {
     const [rows, cols] = this.weights.shape(name);
-    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt8Rows(w, rows, cols)), 2);
+    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt8RowsAsync(w, rows, cols)), 2);
     const codes = this.g.constant(`${name}.int8`, 'int8', [rows, cols], {
       size: rows * cols,
       read: async () => new Uint8Array((await quantized()).q.buffer),
@@ -49,10 +49,10 @@ export class WeightConstants {
   int4Rows(name: string): { codes: TensorValue; scales: TensorValue } {
     const [rows, cols] = this.weights.shape(name);
     if (cols % 2 !== 0) throw new ExecuTorchError('NotSupported', `int4 ${name}: ${cols} columns, not a multiple of 2`);
-    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt4Rows(w, rows, cols)), 2);
+    const quantized = sharedQuantization(() => this.weights.read(name).then((w) => quantizeInt4RowsAsync(w, rows, cols)), 2);
     const codes = this.g.constant(`${name}.int4`, 'uint8', [rows, cols / 2], {
       size: (rows * cols) / 2,
-      read: async () => packInt4HighFirst((await quantized()).q, rows, cols),
+      read: async () => packInt4HighFirstAsync((await quantized()).q, rows, cols),
     });
     const scales = this.g.constant(`${name}.scales`, 'float32', [rows, 1], {
       size: rows * 4,

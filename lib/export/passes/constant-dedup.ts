@@ -2,9 +2,9 @@
 // the XNNPACK payloads, whose named data is already keyed by sha256) are hashed, and
 // equal bytes are written once to the constant segment, whichever graph, weight or
 // table they came from. Runs after partitioning, reading one constant at a time.
-import { createHash } from 'crypto';
 import { Graph, nodeReads } from '../graph/graph';
 import { ByteSource } from '../pte/program-spec';
+import { sha256HexAsync } from './content-hash';
 
 /** For each constant source whose bytes another source already has, that source. */
 export async function constantAliases(graphs: readonly Graph[]): Promise<Map<ByteSource, ByteSource>> {
@@ -17,7 +17,7 @@ export async function constantAliases(graphs: readonly Graph[]): Promise<Map<Byt
         const v = g.values[id];
         if (v.kind !== 'tensor' || v.role !== 'constant' || !v.source || seen.has(v.source)) continue;
         seen.add(v.source);
-        const key = `${v.source.size}:${createHash('sha256').update(await v.source.read()).digest('hex')}`;
+        const key = `${v.source.size}:${await sha256HexAsync(await v.source.read())}`;
         const earlier = first.get(key);
         if (earlier) aliases.set(v.source, earlier);
         else first.set(key, v.source);

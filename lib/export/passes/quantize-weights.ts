@@ -15,7 +15,13 @@
 // and quotients are float32 as in torch; the two sums are accumulated in float64 and
 // rounded once. The int4 codes and bf16 scales of 8da4w then equal the official
 // export's byte for byte; float32 int8-row scales differ from torch's by <= 3 ulps.
-import { ExecuTorchError } from '../../runtime/errors';
+//
+// The exporter calls the *Async functions: the addon's native/export/quantize_symmetric
+// computes the same codes and scales bit for bit on worker threads, so the event loop
+// stays free (a 1B model's weights take minutes of pure JS). `quantizeSymmetric` below
+// stays the reference the native port is tested against.
+import { ExecuTorchError, toExecuTorchError } from '../../runtime/errors';
+import { native } from '../../runtime/native';
 
 const F32_EPS = 1.1920928955078125e-7;
 
@@ -83,6 +89,51 @@ export function quantizeSymmetric(w: Float32Array, rows: number, cols: number, g
   return { q, scales, rows, cols, groupSize };
 }
 
+function checkShape(w: Float32Array, rows: number, cols: number, groupSize: number): void {
+  if (cols % groupSize !== 0)
+    throw new ExecuTorchError('InvalidArgument', `${cols} input channels are not a multiple of the group size ${groupSize}`);
+  if (w.length !== rows * cols) throw new ExecuTorchError('InvalidArgument', `${w.length} weights for [${rows}, ${cols}]`);
+}
+
+/**
+ * `quantizeSymmetric` computed by the addon off the main thread (the same codes and
+ * scales, bit for bit). `w` must not change until the Promise settles.
+ */
+export async function quantizeSymmetricAsync(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  groupSize: number,
+  qmin: number,
+  qmax: number,
+): Promise<QuantizedRows> {
+  checkShape(w, rows, cols, groupSize);
+  const addon = native();
+  try {
+    const { q, scales } = await addon.quantizeSymmetric(w, rows, cols, groupSize, qmin, qmax);
+    return { q, scales, rows, cols, groupSize };
+  } catch (err) {
+    throw toExecuTorchError(err);
+  }
+}
+
+export const quantizeInt4GroupsAsync = (w: Float32Array, rows: number, cols: number, groupSize: number) =>
+  quantizeSymmetricAsync(w, rows, cols, groupSize, -8, 7);
+
+export const quantizeInt8RowsAsync = (w: Float32Array, rows: number, cols: number) => quantizeSymmetricAsync(w, rows, cols, cols, -128, 127);
+
+export const quantizeInt4RowsAsync = (w: Float32Array, rows: number, cols: number) => quantizeSymmetricAsync(w, rows, cols, cols, -8, 7);
+
+/**
+ * Bytes of float32 weights as a Float32Array: a view when they are aligned (a fresh
+ * read from the checkpoint is), a copy otherwise.
+ */
+export function floatsOf(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength % 4 !== 0) throw new ExecuTorchError('Internal', `${bytes.byteLength} bytes are not float32 values`);
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
 export const quantizeInt4Groups = (w: Float32Array, rows: number, cols: number, groupSize: number) =>
   quantizeSymmetric(w, rows, cols, groupSize, -8, 7);
 
@@ -109,3 +160,20 @@ export function packInt4HighFirst(q: Int8Array, rows: number, cols: number): Uin
   }
   return out;
 }
+
+async function packInt4Async(q: Int8Array, rows: number, cols: number, highFirst: boolean): Promise<Uint8Array> {
+  if (highFirst && cols % 2 !== 0) throw new ExecuTorchError('NotSupported', `int4 rows of ${cols} values: two per byte needs an even count`);
+  if (q.length !== rows * cols) throw new ExecuTorchError('Internal', `packInt4: ${q.length} values for [${rows}, ${cols}]`);
+  const addon = native();
+  try {
+    return await addon.packInt4(q, rows, cols, highFirst);
+  } catch (err) {
+    throw toExecuTorchError(err);
+  }
+}
+
+/** `packInt4HighFirst` on a worker thread (the same bytes). */
+export const packInt4HighFirstAsync = (q: Int8Array, rows: number, cols: number) => packInt4Async(q, rows, cols, true);
+
+/** pte/xnnpack-writer's `packInt4ForXnnpack` (low nibble first, rows padded to whole bytes) on a worker thread. */
+export const packInt4ForXnnpackAsync = (q: Int8Array, rows: number, cols: number) => packInt4Async(q, rows, cols, false);

@@ -9,8 +9,8 @@ import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, TensorValue } from '../graph/graph';
 import { LINEAR_OP, LinearQuant, linearOperands } from '../graph/ops/linear';
 import { ByteSource } from '../pte/program-spec';
-import { float32ToBf16, packInt4ForXnnpack } from '../pte/xnnpack-writer';
-import { quantizeInt4Groups, quantizeInt8Rows } from './quantize-weights';
+import { float32ToBf16 } from '../pte/xnnpack-writer';
+import { floatsOf, packInt4ForXnnpackAsync, quantizeInt4GroupsAsync, quantizeInt8RowsAsync } from './quantize-weights';
 import { weightOnlyLinears } from './weight-only-linear';
 import { supportedByXnnpack } from './xnnpack-partitioner';
 
@@ -44,15 +44,14 @@ export interface QuantizedWeight {
 
 export async function quantizeWeight(weight: TensorValue, scheme: DynamicQLinear): Promise<QuantizedWeight> {
   const [rows, cols] = weight.shape as number[];
-  const bytes = await weight.source!.read();
-  const w = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const w = floatsOf(await weight.source!.read());
   if (scheme === '8da4w') {
     if (cols % INT4_GROUP_SIZE !== 0)
       throw new ExecuTorchError('NotSupported', `8da4w: ${weight.name} has ${cols} input channels, not a multiple of ${INT4_GROUP_SIZE}`);
-    const q = quantizeInt4Groups(w, rows, cols, INT4_GROUP_SIZE);
-    return { codes: packInt4ForXnnpack(q.q, rows, cols), scales: float32ToBf16(q.scales) };
+    const q = await quantizeInt4GroupsAsync(w, rows, cols, INT4_GROUP_SIZE);
+    return { codes: await packInt4ForXnnpackAsync(q.q, rows, cols), scales: float32ToBf16(q.scales) };
   }
-  const q = quantizeInt8Rows(w, rows, cols);
+  const q = await quantizeInt8RowsAsync(w, rows, cols);
   return { codes: new Uint8Array(q.q.buffer), scales: q.scales };
 }
 

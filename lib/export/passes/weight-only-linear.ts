@@ -24,7 +24,7 @@ import { dequantizePerChannel } from '../graph/ops/dequantize';
 import { embedding4bit } from '../graph/ops/embedding';
 import { LINEAR_OP, linearOperands } from '../graph/ops/linear';
 import { bytesSource } from '../pte/program-spec';
-import { packInt4HighFirst, quantizeInt4Groups, quantizeInt8Rows, QuantizedRows } from './quantize-weights';
+import { floatsOf, packInt4HighFirstAsync, quantizeInt4GroupsAsync, quantizeInt8RowsAsync, QuantizedRows } from './quantize-weights';
 import { sharedQuantization } from './shared-quantization';
 
 export type WeightOnlyScheme = '8w' | '4w';
@@ -32,15 +32,14 @@ export type WeightOnlyScheme = '8w' | '4w';
 export const WEIGHT_ONLY_INT4_GROUP_SIZE = 32;
 
 async function readFloats(weight: TensorValue): Promise<Float32Array> {
-  const bytes = await weight.source!.read();
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return floatsOf(await weight.source!.read());
 }
 
 /** The quantization of a [rows, cols] weight under a weight-only scheme. */
 export async function quantizeWeightOnly(weight: TensorValue, scheme: WeightOnlyScheme): Promise<QuantizedRows> {
   const [rows, cols] = weight.shape as number[];
   const w = await readFloats(weight);
-  return scheme === '8w' ? quantizeInt8Rows(w, rows, cols) : quantizeInt4Groups(w, rows, cols, WEIGHT_ONLY_INT4_GROUP_SIZE);
+  return scheme === '8w' ? quantizeInt8RowsAsync(w, rows, cols) : quantizeInt4GroupsAsync(w, rows, cols, WEIGHT_ONLY_INT4_GROUP_SIZE);
 }
 
 /** Appends the constants and the node that give `weight` back as float32; returns that node. */
@@ -59,7 +58,7 @@ function dequantizedWeight(g: Graph, weight: TensorValue, scheme: WeightOnlySche
   const groups = cols / WEIGHT_ONLY_INT4_GROUP_SIZE;
   const codes = g.constant(`${name}.int4`, 'uint8', [rows, cols / 2], {
     size: (rows * cols) / 2,
-    read: async () => packInt4HighFirst((await quantized()).q, rows, cols),
+    read: async () => packInt4HighFirstAsync((await quantized()).q, rows, cols),
   });
   const scales = g.constant(`${name}.scales`, 'float32', [rows, groups], { size: rows * groups * 4, read: scalesBytes });
   return embedding4bit(g, codes, scales, rowIndices(rows));

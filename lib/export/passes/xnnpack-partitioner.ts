@@ -8,7 +8,8 @@ import { Graph, Node, TensorValue, isSym, maxDim, nodeReads } from '../graph/gra
 import { LINEAR_OP, linearOperands } from '../graph/ops/linear';
 import { DelegateSpec, NamedDataSpec } from '../pte/program-spec';
 import { XnnGraphSpec, XnnNodeSpec, XnnValueSpec } from '../pte/xnnpack-spec';
-import { sha256Hex, xnnpackDelegate } from '../pte/xnnpack-writer';
+import { xnnpackDelegate } from '../pte/xnnpack-writer';
+import { sha256HexAsync } from './content-hash';
 import { Partition, Partitioner } from './partition';
 import { DynamicQLinear, codesSource, quantizeWeight } from './quantize';
 
@@ -70,7 +71,7 @@ class XnnGraphBuilder {
 
 /** sha256 (hex) of a constant's bytes: its named-data key, as the official writer keys weights. */
 async function contentKey(t: TensorValue): Promise<string> {
-  return sha256Hex(await t.source!.read());
+  return sha256HexAsync(await t.source!.read());
 }
 
 type Lowering = (b: XnnGraphBuilder, g: Graph, n: Node) => XnnNodeSpec[];
@@ -206,7 +207,7 @@ export class XnnpackPartitioner implements Partitioner {
         quantized = weight.id;
         if (!this.filters.has(weight.id)) {
           const { codes, scales } = await quantizeWeight(weight, scheme);
-          this.filters.set(weight.id, { scheme, key: sha256Hex(codes), size: codes.length, scales });
+          this.filters.set(weight.id, { scheme, key: await sha256HexAsync(codes), size: codes.length, scales });
         }
       }
       for (const id of nodeReads(n)) {
