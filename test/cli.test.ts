@@ -203,11 +203,13 @@ describe('executorch-node export', () => {
   });
 
   it('Ctrl-C while writing: exit 130, the temporary file removed', async () => {
-    // A checkpoint big enough (8M parameters) that its write takes a second or more.
+    // A checkpoint big enough (~21M parameters) that its write takes a while (the
+    // quantization runs while writing); the signal goes out as soon as the temporary
+    // file appears, so the write is under way whatever the machine's speed.
     const dir = path.join(work, 'sizable');
     fs.mkdirSync(dir);
     const config = JSON.parse(fs.readFileSync(path.join(llama, 'config.json'), 'utf8'));
-    const [H, I, L, V, heads, kv, hd] = [256, 1024, 4, 8192, 4, 2, 64];
+    const [H, I, L, V, heads, kv, hd] = [512, 2048, 4, 8192, 8, 2, 64];
     Object.assign(config, { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V, num_attention_heads: heads, num_key_value_heads: kv, head_dim: hd });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const random = rng(7);
@@ -224,23 +226,18 @@ describe('executorch-node export', () => {
     const out = path.join(work, 'interrupted');
     fs.mkdirSync(out);
 
+    let partialSeen = false;
+    const watcher = fs.watch(out, () => {
+      if (partialSeen || !fs.readdirSync(out).some((f) => f.endsWith('.partial'))) return;
+      partialSeen = true;
+      child.kill('SIGINT');
+    });
     const child = spawn(process.execPath, [cli, 'export', dir, '-o', path.join(out, 'model.pte'), '--qlinear', '--qembedding']);
     let stderr = '';
-    let partialSeen = false;
-    let signalled = false;
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (/^write: /m.test(stderr) && !signalled) {
-        signalled = true;
-        // Give the writer a moment to create its temporary file and get going.
-        setTimeout(() => {
-          partialSeen = fs.readdirSync(out).some((f) => f.endsWith('.partial'));
-          child.kill('SIGINT');
-        }, 300);
-      }
-    });
-    expect(await exit).toBe(130);
+    const code = await exit.finally(() => watcher.close());
+    expect(code).toBe(130);
     expect(partialSeen, 'the write had started').toBe(true);
     expect(stderr).toMatch(/interrupted \(SIGINT\); nothing written/);
     expect(fs.readdirSync(out)).toEqual([]);
