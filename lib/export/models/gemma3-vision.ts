@@ -20,6 +20,7 @@ import { layerNorm, rmsNorm } from '../graph/ops/normalization';
 import { meanDims } from '../graph/ops/reduction';
 import { permute, view } from '../graph/ops/shape-ops';
 import { WeightSource } from './decoder-spec';
+import { WeightConstants } from './weight-constants';
 
 export interface VisionSpec {
   hiddenSize: number;
@@ -65,81 +66,69 @@ export function gemma3VisionSpec(v: VisionConfig, mm: MultimodalConfig, textHidd
   };
 }
 
-/** A checkpoint tensor as a constant of another shape or layout (read at write time). */
-function weight(g: Graph, weights: WeightSource, name: string, shape: number[], transform?: (w: Float32Array) => Float32Array): TensorValue {
-  if (!weights.has(name)) throw new ExecuTorchError('InvalidCheckpoint', `missing tensor ${name}`);
-  const size = shape.reduce((a, b) => a * b, 1) * 4;
-  const read = async () => {
-    const w = await weights.read(name);
-    const t = transform ? transform(w) : w;
-    return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
-  };
-  return g.constant(name, 'float32', shape, { size, read }, true);
+interface Build {
+  g: Graph;
+  spec: VisionSpec;
+  w: WeightConstants;
 }
-
-const vector = (g: Graph, w: WeightSource, name: string, n: number) => weight(g, w, name, [n]);
 
 export function buildVisionEncoderGraph(spec: VisionSpec, weights: WeightSource): Graph {
   const g = new Graph('vision_encoder');
+  const b: Build = { g, spec, w: new WeightConstants(g, weights) };
   const { channels: C, imageSize, patchSize: p, gridSize: P, hiddenSize: D } = spec;
   const pixels = g.input('pixel_values', 'float32', [1, C, imageSize, imageSize]);
-  const patches = P * P;
 
   // [1, C, P*p, P*p] -> [1, P, P, C, p, p] -> [1, P*P, C*p*p]: row-major patches, each
   // flattened as the convolution kernel (D, C, p, p) is.
   const grid = permute(g, view(g, pixels, [1, C, P, p, P, p]), [0, 2, 4, 1, 3, 5]);
-  const flat = view(g, grid, [1, patches, C * p * p]);
-  const kernel = weight(g, weights, 'vision.embeddings.patch_embedding.weight', [D, C * p * p]);
-  let h = linear(g, flat, kernel, vector(g, weights, 'vision.embeddings.patch_embedding.bias', D));
-  h = add(g, h, weight(g, weights, 'vision.embeddings.position_embedding.weight', [patches, D]));
+  const flat = view(g, grid, [1, P * P, C * p * p]);
+  const kernel = b.w.get('vision.embeddings.patch_embedding.weight', undefined, [D, C * p * p]);
+  let h = linear(g, flat, kernel, b.w.get('vision.embeddings.patch_embedding.bias'));
+  h = add(g, h, b.w.get('vision.embeddings.position_embedding.weight'));
 
-  for (let i = 0; i < spec.numLayers; i++) h = encoderLayer(g, spec, weights, h, i);
-  h = norm(g, spec, weights, h, 'vision.post_layernorm');
-  g.outputs = [project(g, spec, weights, h)];
+  for (let i = 0; i < spec.numLayers; i++) h = encoderLayer(b, h, i);
+  h = norm(b, h, 'vision.post_layernorm');
+  g.outputs = [project(b, h)];
   return g;
 }
 
-function norm(g: Graph, spec: VisionSpec, w: WeightSource, x: TensorValue, prefix: string): TensorValue {
-  const D = spec.hiddenSize;
-  return layerNorm(g, x, vector(g, w, `${prefix}.weight`, D), vector(g, w, `${prefix}.bias`, D), spec.layerNormEps);
+function norm({ g, spec, w }: Build, x: TensorValue, prefix: string): TensorValue {
+  return layerNorm(g, x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`), spec.layerNormEps);
 }
 
-/** A linear with bias from a (out, in) checkpoint weight. */
-function dense(g: Graph, w: WeightSource, x: TensorValue, prefix: string, out: number, inF: number): TensorValue {
-  return linear(g, x, weight(g, w, `${prefix}.weight`, [out, inF]), vector(g, w, `${prefix}.bias`, out));
+/** A linear with bias, weight stored (out, in). */
+function dense({ g, w }: Build, x: TensorValue, prefix: string): TensorValue {
+  return linear(g, x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`));
 }
 
-function encoderLayer(g: Graph, spec: VisionSpec, w: WeightSource, x: TensorValue, i: number): TensorValue {
+function encoderLayer(b: Build, x: TensorValue, i: number): TensorValue {
+  const { g, spec } = b;
   const p = `vision.encoder.layers.${i}.`;
-  const h = add(g, x, attention(g, spec, w, norm(g, spec, w, x, `${p}layer_norm1`), `${p}self_attn.`));
-  const inner = dense(g, w, norm(g, spec, w, h, `${p}layer_norm2`), `${p}mlp.fc1`, intermediate(w, `${p}mlp.fc1.weight`), spec.hiddenSize);
-  const mlp = dense(g, w, gelu(g, inner, spec.gelu), `${p}mlp.fc2`, spec.hiddenSize, inner.shape[2] as number);
-  return add(g, h, mlp);
-}
-
-function intermediate(w: WeightSource, name: string): number {
-  return w.shape(name)[0];
+  const h = add(g, x, attention(b, norm(b, x, `${p}layer_norm1`), `${p}self_attn.`));
+  const inner = gelu(g, dense(b, norm(b, h, `${p}layer_norm2`), `${p}mlp.fc1`), spec.gelu);
+  return add(g, h, dense(b, inner, `${p}mlp.fc2`));
 }
 
 /** Every patch attends to every patch: custom SDPA at start 0 without a mask or causality. */
-function attention(g: Graph, spec: VisionSpec, w: WeightSource, x: TensorValue, p: string): TensorValue {
-  const { hiddenSize: D, numHeads: H, headDim: hd } = spec;
+function attention(b: Build, x: TensorValue, p: string): TensorValue {
+  const { g, spec } = b;
+  const { numHeads: H, headDim: hd } = spec;
   const n = x.shape[1];
-  const heads = (name: string) => view(g, dense(g, w, x, `${p}${name}`, H * hd, D), [1, n, H, hd]);
+  const heads = (name: string) => view(g, dense(b, x, `${p}${name}`), [1, n, H, hd]);
   const o = customSdpa(g, heads('q_proj'), heads('k_proj'), heads('v_proj'), 0, 1 / Math.sqrt(hd), undefined, false);
-  return dense(g, w, view(g, o, [1, n, H * hd]), `${p}out_proj`, D, H * hd);
+  return dense(b, view(g, o, [1, n, H * hd]), `${p}out_proj`);
 }
 
-function project(g: Graph, spec: VisionSpec, w: WeightSource, x: TensorValue): TensorValue {
+function project({ g, spec, w }: Build, x: TensorValue): TensorValue {
   const { gridSize: P, tokensPerSide: T, hiddenSize: D, textHiddenSize: E } = spec;
   const k = P / T;
   // Patch n sits at grid row n / P, column n % P; as [T, k, T, k] the pooling window of
   // cell (r, c) is [r, :, c, :], so averaging dims 2 and 4 is AvgPool2d(k, stride k).
   const pooled = view(g, meanDims(g, view(g, x, [1, T, k, T, k, D]), [2, 4]), [1, T * T, D]);
-  const normW = weight(g, w, 'projector.mm_soft_emb_norm.weight', [D], (v) => v.map((e) => Math.fround(e + 1)));
+  const normW = w.get('projector.mm_soft_emb_norm.weight', (v) => v.map((e) => Math.fround(e + 1)));
   const normed = rmsNorm(g, pooled, normW, spec.layerNormEps);
   // Stored (vision_hidden, text_hidden) for x @ W; a linear wants (out, in): transpose.
-  const projection = weight(g, w, 'projector.mm_input_projection_weight', [E, D], (v) => transpose(v, D, E));
+  const projection = w.get('projector.mm_input_projection_weight', (v) => transpose(v, D, E), [E, D]);
   return linear(g, normed, projection);
 }
 

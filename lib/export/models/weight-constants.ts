@@ -11,9 +11,14 @@ import { WeightSource } from './decoder-spec';
 export class WeightConstants {
   constructor(private readonly g: Graph, private readonly weights: WeightSource) {}
 
-  get(name: string, transform?: (w: Float32Array) => Float32Array): TensorValue {
-    if (!this.weights.has(name)) throw new ExecuTorchError('InvalidCheckpoint', `missing tensor ${name}`);
-    const shape = this.weights.shape(name);
+  /**
+   * A float32 weight, optionally transformed when read (same element count) and given
+   * another shape of the same size (a convolution kernel as a linear's matrix).
+   */
+  get(name: string, transform?: (w: Float32Array) => Float32Array, reshaped?: number[]): TensorValue {
+    const shape = reshaped ?? this.has(name).shape(name);
+    if (reshaped && this.has(name).shape(name).reduce((a, b) => a * b, 1) !== reshaped.reduce((a, b) => a * b, 1))
+      throw new ExecuTorchError('InvalidCheckpoint', `${name} ${JSON.stringify(this.weights.shape(name))} cannot be read as ${JSON.stringify(reshaped)}`);
     const size = shape.reduce((a, b) => a * b, 1) * 4;
     const read = async () => {
       const w = await this.weights.read(name);
@@ -21,6 +26,11 @@ export class WeightConstants {
       return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
     };
     return this.g.constant(name, 'float32', shape, { size, read }, true);
+  }
+
+  private has(name: string): WeightSource {
+    if (!this.weights.has(name)) throw new ExecuTorchError('InvalidCheckpoint', `missing tensor ${name}`);
+    return this.weights;
   }
 
   /**
