@@ -309,3 +309,13 @@ describe.each([
     }
   });
 });
+
+describe('loadImageTextToTextModel on other checkpoints', () => {
+  it.each(['llama', 'gemma3'])('refuses the text-only %s checkpoint, naming what it supports', async (name) => {
+    const dir = path.join(repoRoot, 'test', 'fixtures', 'checkpoints', name);
+    await expect(loadImageTextToTextModel(dir)).rejects.toMatchObject({
+      code: 'NotSupported',
+      message: expect.stringMatching(/config\.json: model_type '(llama|gemma3_text)' is not an image-text model .*supported: gemma3/),
+    });
+  });
+});

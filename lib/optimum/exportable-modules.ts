@@ -10,7 +10,7 @@
 import { Graph } from '../export/graph/graph';
 import { buildDecoderGraph } from '../export/models/decoder';
 import { DecoderSpec, WeightSource } from '../export/models/decoder-spec';
-import { VisionSpec, buildVisionEncoderGraph } from '../export/models/gemma3-vision';
+import { ImageEncoder } from '../export/models/image-text-architecture';
 import { EmbeddingQuant, tokenEmbedding } from '../export/models/token-embedding';
 import { WeightConstants } from '../export/models/weight-constants';
 import { QLinear, quantizeLinears } from '../export/passes/quantize';
@@ -64,9 +64,9 @@ export class TokenEmbeddingExportableModule {
 }
 
 export class ImageEncoderExportableModule {
-  constructor(readonly spec: VisionSpec, readonly weights: WeightSource) {}
+  constructor(readonly encoder: ImageEncoder, readonly weights: WeightSource) {}
 
   export(): Graph {
-    return buildVisionEncoderGraph(this.spec, this.weights);
+    return this.encoder.build(this.weights);
   }
 }

@@ -24,7 +24,8 @@ import { JsonObject } from '../export/hf/json-fields';
 import { Graph } from '../export/graph/graph';
 import { ConstantValue } from '../export/lower/lower-program';
 import { DecoderSpec } from '../export/models/decoder-spec';
-import { VisionSpec, gemma3VisionSpec } from '../export/models/gemma3-vision';
+import { ImageEncoder } from '../export/models/image-text-architecture';
+import { imageTextArchitecture } from '../export/models/image-text-registry';
 import { maxTokensPerCall } from '../export/models/hybrid-cache';
 import { textArchitecture } from '../export/models/registry';
 import { EmbeddingQuant } from '../export/models/token-embedding';
@@ -63,14 +64,14 @@ export class ImageTextToTextExportableModule implements ExportableModule<Program
   constructor(
     readonly checkpoint: Checkpoint,
     readonly spec: DecoderSpec,
-    readonly visionSpec: VisionSpec,
+    readonly encoder: ImageEncoder,
     readonly maxSeqLen: number,
     readonly qlinear: QLinear | null,
     readonly qembedding: EmbeddingQuant | null,
     readonly bidirectionalImageAttention: boolean,
     private readonly preprocessor: JsonObject | null,
   ) {
-    this.imageEncoder = new ImageEncoderExportableModule(visionSpec, checkpoint);
+    this.imageEncoder = new ImageEncoderExportableModule(encoder, checkpoint);
     this.tokenEmbedding = new TokenEmbeddingExportableModule(spec, checkpoint, { maxSeqLen, qembedding });
     this.textDecoder = new TorchExportableModuleForImageTextLM(spec, checkpoint, {
       maxSeqLen,
@@ -104,7 +105,7 @@ export class ImageTextToTextExportableModule implements ExportableModule<Program
       ...processorMetadata(this.preprocessor),
       modality: ['vision'],
       vision_token_id: [mm.imageTokenIndex],
-      image_seq_length: [mm.mmTokensPerImage],
+      image_seq_length: [this.encoder.tokensPerImage],
     };
   }
 }
@@ -135,20 +136,15 @@ export async function loadImageTextToTextModel(dir: string, options: ImageTextEx
   const checkpoint = await openCheckpoint(dir);
   try {
     const c = checkpoint.config;
-    if (!c.vision || !c.multimodal)
-      throw new ExecuTorchError(
-        'NotSupported',
-        `${c.file}: model_type '${c.modelType}' has no vision tower; export it with loadCausalLMModel`,
-      );
+    const encoder = imageTextArchitecture(c.modelType, c.file).imageEncoder(c);
     const text = c.text;
     const spec = textArchitecture(text.modelType, c.file).decoderSpec(text);
-    const visionSpec = gemma3VisionSpec(c.vision, c.multimodal, text.hiddenSize, c.file);
     const maxSeqLen = options.maxLength ?? Math.min(text.maxPositionEmbeddings, 2048);
     if (!Number.isInteger(maxSeqLen) || maxSeqLen < 2)
       throw new ExecuTorchError('InvalidArgument', `maxLength must be an integer >= 2, got ${String(options.maxLength)}`);
     const preprocessor = await readPreprocessorConfig(dir);
     return new ImageTextToTextExportableModule(
-      checkpoint, spec, visionSpec, maxSeqLen, qlinear, qembedding,
+      checkpoint, spec, encoder, maxSeqLen, qlinear, qembedding,
       options.bidirectionalImageAttention ?? true, preprocessor,
     );
   } catch (err) {

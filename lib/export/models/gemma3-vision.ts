@@ -11,7 +11,7 @@
 //            the pooled window's two axes), Gemma RMSNorm (1 + w, the vision eps),
 //            then x @ W with W stored (vision_hidden, text_hidden).
 import { ExecuTorchError } from '../../runtime/errors';
-import { MultimodalConfig, VisionConfig } from '../hf';
+import { ModelConfig, MultimodalConfig, VisionConfig } from '../hf';
 import { Graph, TensorValue } from '../graph/graph';
 import { customSdpa } from '../graph/ops/attention';
 import { add, gelu } from '../graph/ops/elementwise';
@@ -20,6 +20,7 @@ import { layerNorm, rmsNorm } from '../graph/ops/normalization';
 import { meanDims } from '../graph/ops/reduction';
 import { permute, view } from '../graph/ops/shape-ops';
 import { WeightSource } from './decoder-spec';
+import { ImageTextArchitecture } from './image-text-architecture';
 import { WeightConstants } from './weight-constants';
 
 export interface VisionSpec {
@@ -38,6 +39,16 @@ export interface VisionSpec {
   layerNormEps: number;
   textHiddenSize: number;
 }
+
+export const gemma3ImageText: ImageTextArchitecture = {
+  modelTypes: ['gemma3'],
+  imageEncoder: (c: ModelConfig) => {
+    if (!c.vision || !c.multimodal)
+      throw new ExecuTorchError('NotSupported', `${c.file}: model_type '${c.modelType}' has no vision_config; export it with loadCausalLMModel`);
+    const spec = gemma3VisionSpec(c.vision, c.multimodal, c.text.hiddenSize, c.file);
+    return { build: (weights) => buildVisionEncoderGraph(spec, weights), tokensPerImage: c.multimodal.mmTokensPerImage };
+  },
+};
 
 export function gemma3VisionSpec(v: VisionConfig, mm: MultimodalConfig, textHiddenSize: number, where: string): VisionSpec {
   const gridSize = v.imageSize / v.patchSize;
