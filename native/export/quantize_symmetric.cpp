@@ -1,4 +1,5 @@
-// How the JS reference rounds, and how this file reproduces it:
+// How the JS reference (lib/export/passes/quantize-weights.ts) rounds, and how this file
+// reproduces it; both follow torchao's float32 arithmetic:
 //
 //   JS                                         here
 //   Math.fround(maxAbs / qabs)                 (float)((double)maxAbs / qabs)
@@ -11,12 +12,11 @@
 //   round half even, then clamp                clamp, then round half even (the same
 //                                              for integer bounds); NaN -> 0, what
 //                                              storing NaN into an Int8Array gives
-//   Math.fround(w * q)                         w * q in float (correctly rounded)
-//   num += ... (float64, in column order)      one float64 accumulator per group, in
-//                                              column order (never reassociated)
-//   den += q * q                               int64 (exact, as the float64 sum is)
-//   Math.fround(Math.fround(num) /             (float)((double)(float)num /
-//               Math.fround(den))                      (double)(float)den)
+//   products[c] = w * q  (a Float32Array)      w * q in float (correctly rounded)
+//   torchRowSum(products), torchRowSum(q * q)  torchRowSum (torch_row_sum.cpp): float32
+//                                              additions in PyTorch's order
+//   Math.fround(num / den)                     num / den in float
+//   fround(fround(|next - s|) / max(s, eps))   the same float operations
 //   Math.max (NaN wins)                        jsMax
 //
 // Built without -ffast-math; the (x + 1.5 * 2^23) - 1.5 * 2^23 rounding trick relies on
@@ -27,9 +27,8 @@
 // Speed: each HQQ iteration only revisits groups whose scale still moves. A group
 // whose next scale equals its current one bit for bit is at a fixed point (its codes,
 // hence its next scale, depend on nothing else), so skipping it changes no result.
-// The float64 sums are a serial dependency per group; four groups are summed side by
-// side to keep the adder busy. The elementwise loops get an AVX2 clone, picked at load
-// time (the same IEEE results: AVX2 brings no FMA, and nothing here is contracted).
+// The elementwise loops get an AVX2 clone, picked at load time (the same IEEE results:
+// AVX2 brings no FMA, and nothing here is contracted).
 #include "quantize_symmetric.h"
 
 #include <algorithm>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "../runtime/error.h"
+#include "torch_row_sum.h"
 
 namespace etn::exporter {
 
@@ -47,8 +47,6 @@ constexpr float kEps = 1.1920928955078125e-7f;  // torch.finfo(torch.float32).ep
 constexpr int kIterations = 20;
 constexpr double kTolerance = 1e-5;
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds |x| <= 2^22 to an integer
-constexpr size_t kBatch = 4;                // groups summed side by side
-constexpr size_t kChunk = 256;              // columns of one group per pass over the scratch
 constexpr size_t kTileElements = 16384;     // work per pthreadpool task
 constexpr size_t kParallelElements = 1 << 16;  // below this, threads cost more than they save
 
@@ -89,44 +87,23 @@ inline float codeOf(float w, float scale, float lo, float hi) {
 #define ETN_X86_CLONES
 #endif
 
-// The next HQQ scales of `count` (<= kBatch) groups: quantize with the current scale,
-// then the least-squares scale for those codes.
-ETN_X86_CLONES void hqqNext(const Job& job, const size_t* idx, size_t count, float* next) {
+// The next HQQ scale of group gi: quantize with the current scale, then the
+// least-squares scale for those codes. `scratch` holds 2 * n floats.
+ETN_X86_CLONES float hqqNext(const Job& job, size_t gi, float* scratch) {
   const size_t n = job.n;
-  double num[kBatch] = {0, 0, 0, 0};
-  int64_t den[kBatch] = {0, 0, 0, 0};
-  alignas(64) float prod[kBatch][kChunk];
-  for (size_t c0 = 0; c0 < n; c0 += kChunk) {
-    const size_t m = std::min(kChunk, n - c0);
-    for (size_t b = 0; b < count; ++b) {
-      const float* wg = job.w + idx[b] * n + c0;
-      const float s = job.scales[idx[b]];
-      float* p = prod[b];
-      int64_t d = 0;
-      for (size_t i = 0; i < m; ++i) {
-        const float code = codeOf(wg[i], s, job.lo, job.hi);
-        p[i] = wg[i] * code;
-        const int32_t k = static_cast<int32_t>(code);
-        d += k * k;
-      }
-      den[b] += d;
-    }
-    if (count == kBatch) {
-      for (size_t i = 0; i < m; ++i)
-        for (size_t b = 0; b < kBatch; ++b) num[b] += static_cast<double>(prod[b][i]);
-    } else {
-      for (size_t b = 0; b < count; ++b)
-        for (size_t i = 0; i < m; ++i) num[b] += static_cast<double>(prod[b][i]);
-    }
+  const float* wg = job.w + gi * n;
+  const float s = job.scales[gi];
+  float* products = scratch;
+  float* squares = scratch + n;
+  for (size_t i = 0; i < n; ++i) {
+    const float code = codeOf(wg[i], s, job.lo, job.hi);
+    products[i] = wg[i] * code;
+    squares[i] = code * code;
   }
-  for (size_t b = 0; b < count; ++b) {
-    const float s = job.scales[idx[b]];
-    const float ls = den[b] > 0
-        ? static_cast<float>(static_cast<double>(static_cast<float>(num[b])) /
-                             static_cast<double>(static_cast<float>(static_cast<double>(den[b]))))
-        : s;
-    next[b] = canonical(static_cast<float>(std::fabs(jsMax(ls, kEps))));
-  }
+  const float num = torchRowSum(products, n);
+  const float den = torchRowSum(squares, n);
+  const float ls = den > 0 ? num / den : s;
+  return canonical(static_cast<float>(std::fabs(jsMax(ls, kEps))));
 }
 
 ETN_X86_CLONES void initTask(void* ctx, size_t start, size_t count) {
@@ -148,27 +125,17 @@ ETN_X86_CLONES void initTask(void* ctx, size_t start, size_t count) {
 void stepTask(void* ctx, size_t start, size_t count) {
   Job& job = *static_cast<Job*>(ctx);
   double moved = 0;
-  size_t idx[kBatch];
-  float next[kBatch];
-  size_t k = 0;
-  auto flush = [&] {
-    hqqNext(job, idx, k, next);
-    for (size_t b = 0; b < k; ++b) {
-      const size_t gi = idx[b];
-      const float s = job.scales[gi];
-      const double rel = std::fabs(static_cast<double>(next[b]) - static_cast<double>(s)) / jsMax(s, kEps);
-      moved = jsMax(moved, static_cast<float>(rel));
-      if (next[b] == s) job.settled[gi] = 1;
-      job.scales[gi] = next[b];
-    }
-    k = 0;
-  };
+  std::vector<float> scratch(2 * job.n);
   for (size_t gi = start; gi < start + count; ++gi) {
     if (job.settled[gi]) continue;
-    idx[k++] = gi;
-    if (k == kBatch) flush();
+    const float s = job.scales[gi];
+    const float next = hqqNext(job, gi, scratch.data());
+    const float diff = std::fabs(next - s);
+    const float rel = diff / static_cast<float>(jsMax(s, kEps));
+    moved = jsMax(moved, rel);
+    if (next == s) job.settled[gi] = 1;
+    job.scales[gi] = next;
   }
-  if (k > 0) flush();
   job.tileMoved[start / job.tile] = moved;
 }
 

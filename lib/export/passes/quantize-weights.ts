@@ -11,10 +11,10 @@
 //
 // int4 groups of 32 (8da4w, 4w), int8 rows (8da8w, 8w, qembedding 8w) and int4 rows
 // (qembedding 4w). XNNPACK's packing and bf16 rounding are the payload writer's
-// (pte/xnnpack-writer); the quantized_decomposed kernels' int4 packing is here. Products
-// and quotients are float32 as in torch; the two sums are accumulated in float64 and
-// rounded once. The int4 codes and bf16 scales of 8da4w then equal the official
-// export's byte for byte; float32 int8-row scales differ from torch's by <= 3 ulps.
+// (pte/xnnpack-writer); the quantized_decomposed kernels' int4 packing is here. Every
+// operation is float32 as in torch, the two sums included, which are added in torch's
+// own order (torch-sum.ts): codes and scales equal torchao's bit for bit
+// (test/fixtures/hqq, made by tools/interop/hqq), hence the official export's bytes.
 //
 // The exporter calls the *Async functions: the addon's native/export/quantize_symmetric
 // computes the same codes and scales bit for bit on worker threads, so the event loop
@@ -22,6 +22,7 @@
 // stays the reference the native port is tested against.
 import { ExecuTorchError, toExecuTorchError } from '../../runtime/errors';
 import { native } from '../../runtime/native';
+import { torchRowSum } from './torch-sum';
 
 const F32_EPS = 1.1920928955078125e-7;
 
@@ -66,21 +67,24 @@ export function quantizeSymmetric(w: Float32Array, rows: number, cols: number, g
       q[i] = Math.min(qmax, Math.max(qmin, roundHalfEven(Math.fround(w[i] / scale))));
     }
   };
+  const products = new Float32Array(groupSize);
+  const squares = new Float32Array(groupSize);
   for (let it = 0; it < HQQ_ITERATIONS; it++) {
     const next = new Float32Array(groups);
     let moved = 0;
     for (let gi = 0; gi < groups; gi++) {
       quantizeGroup(gi, scales[gi]);
-      let num = 0;
-      let den = 0;
       for (let c = 0; c < groupSize; c++) {
         const i = gi * groupSize + c;
-        num += Math.fround(w[i] * q[i]);
-        den += q[i] * q[i];
+        products[c] = w[i] * q[i];  // stored as float32: the rounded product
+        squares[c] = q[i] * q[i];
       }
-      const ls = den > 0 ? Math.fround(Math.fround(num) / Math.fround(den)) : scales[gi];
+      const num = torchRowSum(products, 0, groupSize);
+      const den = torchRowSum(squares, 0, groupSize);
+      const ls = den > 0 ? Math.fround(num / den) : scales[gi];
       next[gi] = Math.abs(Math.max(ls, F32_EPS));
-      moved = Math.max(moved, Math.fround(Math.abs(next[gi] - scales[gi]) / Math.max(scales[gi], F32_EPS)));
+      // float32 as torch: |next - prev| rounded, then divided
+      moved = Math.max(moved, Math.fround(Math.fround(Math.abs(next[gi] - scales[gi])) / Math.max(scales[gi], F32_EPS)));
     }
     scales = next;
     if (moved < HQQ_TOLERANCE) break;
