@@ -1063,3 +1063,125 @@ describe('exporter output gemma3-tiny small (image-text)', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------
+// Weight-only int8 linear: FullyConnected with an fp32 input and a static qcint8 filter
+// (int8 codes, one fp32 scale per output channel), what `8w` exports emit. XNNPACK runs
+// it as f32_qc8w (activations stay f32); ours on native/microkernels/f32_qc8w_gemm.
+// XNNPACK scales the bias too: y = scale * (x . q + bias) (its kernels start the sums at
+// the bias; the official runtime's outputs for these very files show it). A writer that
+// wants x . (q * scale)^T + b stores b / scale.
+
+describe('XNNPACK weight-only int8 linear (FullyConnected fp32 x qcint8 per channel)', () => {
+  const WK = 37; // input channels: not a multiple of any vector width
+  const WN = 21; // output channels: odd, more than one tile of 16
+
+  /** Symmetric int8 per output channel: scale = max|w| / 127, codes in [-127, 127]. */
+  function quantizePerChannel(w: Float32Array): { q: Int8Array; scales: Float32Array } {
+    const q = new Int8Array(WN * WK);
+    const scales = new Float32Array(WN);
+    for (let n = 0; n < WN; n++) {
+      let m = 0;
+      for (let k = 0; k < WK; k++) m = Math.max(m, Math.abs(w[n * WK + k]));
+      scales[n] = m / 127;
+      for (let k = 0; k < WK; k++) q[n * WK + k] = Math.round(w[n * WK + k] / scales[n]);
+    }
+    return { q, scales };
+  }
+
+  const { q, scales } = quantizePerChannel(pseudoRandom(WN * WK, 201));
+  const codes = new Uint8Array(q.buffer);
+  const bias = pseudoRandom(WN, 202);
+
+  function graph(rows: number, withBias: boolean, biasType: 'fp32' | 'fp16' = 'fp32'): XnnGraphSpec {
+    const biasBytes = biasType === 'fp32' ? f32(bias) : new Uint8Array(WN * 2);
+    return {
+      values: [
+        { datatype: 'fp32', dims: [rows, WK], external: { id: 0, kind: 'input' } }, // 0 x
+        { datatype: 'qcint8', dims: [WN, WK], constant: codes, quant: { kind: 'perChannel', channelDim: 0, scales } }, // 1 filter
+        { datatype: biasType, dims: [WN], constant: biasBytes }, // 2 bias
+        { datatype: 'fp32', dims: [rows, WN], external: { id: 1, kind: 'output' } }, // 3 out
+      ],
+      nodes: [{ op: 'FullyConnected', input1Id: 0, filterId: 1, outputId: 3, ...(withBias ? { biasId: 2 } : {}) }],
+    };
+  }
+
+  async function programBytes(rows: number, withBias: boolean, biasType: 'fp32' | 'fp16' = 'fp32'): Promise<Uint8Array> {
+    const { delegate, namedData } = xnnpackDelegate(graph(rows, withBias, biasType));
+    return writeProgramToBytes({
+      constants: [],
+      namedData,
+      methods: [
+        method({
+          name: 'forward',
+          values: [
+            { kind: 'tensor', tensor: { dtype: 'float32', sizes: [rows, WK] } },
+            { kind: 'tensor', tensor: { dtype: 'float32', sizes: [rows, WN], allocation: { memoryId: 1, offset: 0 } } },
+          ],
+          inputs: [0],
+          outputs: [1],
+          delegates: [delegate],
+          chains: [{ inputs: [0], outputs: [1], instructions: [{ kind: 'delegate', delegate: 0, args: [0, 1] }] }],
+          nonConstBufferSizes: [0, rows * WN * 4],
+        }),
+      ],
+    });
+  }
+
+  /** y = scale * (x . q + bias) in float64, and the magnitude scale * (sum |x q| + |bias|) per output. */
+  function reference(x: Float32Array, rows: number, withBias: boolean): { y: Float64Array; mag: Float64Array } {
+    const y = new Float64Array(rows * WN);
+    const mag = new Float64Array(rows * WN);
+    for (let m = 0; m < rows; m++)
+      for (let n = 0; n < WN; n++) {
+        let s = 0;
+        let a = 0;
+        for (let k = 0; k < WK; k++) {
+          s += x[m * WK + k] * q[n * WK + k];
+          a += Math.abs(x[m * WK + k] * q[n * WK + k]);
+        }
+        const b = withBias ? bias[n] : 0;
+        y[m * WN + n] = (s + b) * scales[n];
+        mag[m * WN + n] = (a + Math.abs(b)) * scales[n];
+      }
+    return { y, mag };
+  }
+
+  it('keys the int8 codes by their sha256 and the scales "scale_<sha256>"', () => {
+    const { namedData } = writeXnnpackPayload(graph(1, true));
+    expect(namedData.map((n) => n.key)).toEqual([sha256Hex(codes), 'scale_' + sha256Hex(new Uint8Array(scales.buffer)), sha256Hex(f32(bias))]);
+    expect(namedData[0].source.size).toBe(WN * WK);
+  });
+
+  for (const [name, rows, withBias] of [
+    ['xnnpack_f32_qc8w', 5, true],
+    ['xnnpack_f32_qc8w_nobias', 1, false],
+  ] as const) {
+    it(`${name}: ${rows} row(s) ${withBias ? 'with' : 'without'} bias match scale * (x . q${withBias ? ' + bias' : ''})`, async () => {
+      const bytes = await programBytes(rows, withBias);
+      const x = pseudoRandom(rows * WK, 203 + rows);
+      // Tolerance against the official runtime: both sum f32 products of f32 activations and
+      // converted int8 codes and scale at the end, in different orders: ~1e-6 relative.
+      const [[y]] = await runProgram(name, bytes, [{ method: 'forward', inputs: [new Tensor(x, [rows, WK])] }], { rtol: 1e-5 });
+      expect((y as Tensor).shape).toEqual([rows, WN]);
+      const got = (y as Tensor).data as Float32Array;
+      const { y: want, mag } = reference(x, rows, withBias);
+      for (let i = 0; i < want.length; i++) {
+        // f32 accumulation of 37 terms: well within 1e-6 of the sum of magnitudes.
+        expect(Math.abs(got[i] - want[i]), `output ${i}: got ${got[i]} want ${want[i]}`).toBeLessThanOrEqual(1e-6 * mag[i] + 1e-7);
+      }
+    });
+  }
+
+  it('refuses a non-fp32 bias with NotSupported naming the node and the datatypes', async () => {
+    const program = await Program.load(await programBytes(1, true, 'fp16'));
+    try {
+      const err = await program.loadMethod('forward').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ExecuTorchError);
+      expect((err as ExecuTorchError).code).toBe('NotSupported');
+      expect((err as ExecuTorchError).message).toMatch(/node 0 FullyConnected with an fp32 input, a qcint8 filter and a fp16 bias/);
+    } finally {
+      program.dispose();
+    }
+  });
+});

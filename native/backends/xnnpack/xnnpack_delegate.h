@@ -85,6 +85,11 @@ class XnnpackDelegate final : public DelegateHandle {
   void runQD8FullyConnected(Node& n);
   void runQuantized(Node& n, const Shape& shape);  // static int8 nodes (xnnpack_run.cpp)
 
+  // Weight-only int8 linears, 8w: fp32 x qcint8 (xnnpack_weight_only.cpp)
+  void parseF32QC8WFullyConnected(Node& n, const fx::XNNFullyConnected* t);
+  void packF32QC8WWeights(Node& n);
+  void runF32QC8WFullyConnected(Node& n);
+
   // XNNPACK operators (xnnpack_operators.cpp)
   void createOperators();
   void createOperator(Node& n);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../microkernels/f32_qc8w_gemm.h"
 #include "../../microkernels/qd8_gemm.h"
 #include "../../runtime/tensor.h"
 #include "xnnpack_buffer.h"
@@ -69,6 +70,7 @@ enum class Op : uint8_t {
   QFullyConnected, // qint8 input/output, qint8 (per tensor) or qcint8 (per channel) filter, qint32/qcint32 bias
   DynamicQuantize, // Convert fp32 -> qdint8 (per-row scale and zero point chosen per call)
   QD8FullyConnected, // qdint8 input x qbint4 / qcint4 / qcint8 filter -> fp32 (our microkernels)
+  F32QC8WFullyConnected, // fp32 input x qcint8 filter -> fp32, weight-only int8 (our microkernels)
 };
 
 struct Value {
@@ -144,6 +146,7 @@ struct Node {
 
   XnnOp xop;
   std::unique_ptr<mk::PackedWeights> packed;  // QD8FullyConnected: the filter, packed once at init
+  std::unique_ptr<mk::F32QC8WWeights> packedQc8w;  // F32QC8WFullyConnected: the filter, packed once at init
   BinarySetup setupBinary = nullptr;  // with xop for Op::Binary
   UnarySetup setupUnary = nullptr;    // with xop for Op::XnnUnary
   size_t xopChannels = 0;  // channels the lazily created operator was made for

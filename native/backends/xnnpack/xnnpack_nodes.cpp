@@ -390,6 +390,14 @@ void XnnpackDelegate::parseFullyConnected(Node& n, const fx::XNNFullyConnected* 
     parseQD8FullyConnected(n, t);
     return;
   }
+  // fp32 activations x a per-channel int8 filter: XNNPACK's f32_qc8w (weight-only 8w
+  // linears); a qcint8 filter with a qint8 input is the static int8 path below.
+  const auto filter = idToValue_.find(t->filter_id());
+  if (in != idToValue_.end() && filter != idToValue_.end() && values_[filter->second].dtype == DT::xnn_datatype_qcint8 &&
+      values_[in->second].dtype == DT::xnn_datatype_fp32 && !values_[in->second].quantized) {
+    parseF32QC8WFullyConnected(n, t);
+    return;
+  }
   n.op = Op::FullyConnected;
   n.in = {valueRef(n, t->input1_id(), "input"), valueRef(n, t->filter_id(), "filter")};
   n.out = valueRef(n, t->output_id(), "output");

@@ -98,6 +98,8 @@ void XnnpackDelegate::createOperators() {
   for (Node& n : nodes_) {
     if (n.op == Op::QD8FullyConnected)
       packQD8Weights(n);
+    else if (n.op == Op::F32QC8WFullyConnected)
+      packF32QC8WWeights(n);
     else if (!reference_ || n.op == Op::Quantize || n.op == Op::Dequantize)
       createOperator(n);
   }

@@ -299,6 +299,9 @@ void XnnpackDelegate::compute(Node& n, const Shape& shape) {
     case Op::QD8FullyConnected:
       runQD8FullyConnected(n);
       break;
+    case Op::F32QC8WFullyConnected:
+      runF32QC8WFullyConnected(n);
+      break;
     case Op::Transpose:
       xnnk::transpose(src(n.in[0]), x, n.a, out, o.elemSize);
       break;

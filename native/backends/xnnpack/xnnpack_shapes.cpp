@@ -59,7 +59,8 @@ Shape XnnpackDelegate::inferShape(const Node& n) {
       return x;
     case Op::FullyConnected:
     case Op::QFullyConnected:
-    case Op::QD8FullyConnected: {
+    case Op::QD8FullyConnected:
+    case Op::F32QC8WFullyConnected: {
       if (x.empty() || x.back() != n.ic)
         bad("input " + shapeStr(x) + " does not end in " + std::to_string(n.ic) + " input channels");
       out = x;
