@@ -1,7 +1,8 @@
 // The quantize pass: which linears carry quantized weights (node attrs.quant), and
 // the quantized bytes of a weight, computed from the checkpoint when they are needed.
-// 8da4w / 8da8w linears become XNNPACK dynamically quantized FullyConnected nodes
-// (xnnpack-partitioner); weight-only 8w / 4w ones are rewritten here (weight-only-linear).
+// 8da4w / 8da8w linears become XNNPACK dynamically quantized FullyConnected nodes and
+// 8w ones fp32-input FullyConnected nodes with an int8 per-channel filter
+// (xnnpack-partitioner); weight-only 4w ones are rewritten here (weight-only-linear).
 // Codes are deterministic (quantize-weights.ts), so a weight is quantized once to learn
 // its key and scales when the program is lowered, and again when it is written,
 // instead of holding every quantized weight in memory in between.
@@ -15,15 +16,18 @@ import { weightOnlyLinears } from './weight-only-linear';
 import { supportedByXnnpack } from './xnnpack-partitioner';
 
 /** Linear quantization schemes the exporter writes. */
-export type QLinear = DynamicQLinear | '8w' | '4w';
-/** The schemes with dynamically quantized int8 activations (XNNPACK qdint8 inputs). */
-export type DynamicQLinear = '8da4w' | '8da8w';
+export type QLinear = FilterQLinear | '4w';
+/**
+ * The schemes XNNPACK runs with a quantized filter in its payload: dynamically
+ * quantized int8 activations (8da4w, 8da8w) or fp32 activations (8w, XNNPACK's f32_qc8w).
+ */
+export type FilterQLinear = '8da4w' | '8da8w' | '8w';
 /** Group size of 8da4w (what optimum-executorch uses for text generation). */
 export const INT4_GROUP_SIZE = 32;
 
 /** Marks every linear whose weight comes from the checkpoint (not the exporter's own tables). */
 export function quantizeLinears(g: Graph, scheme: QLinear): void {
-  if (scheme === '8w' || scheme === '4w') {
+  if (scheme === '4w') {
     weightOnlyLinears(g, scheme, supportedByXnnpack);
     return;
   }
@@ -42,7 +46,7 @@ export interface QuantizedWeight {
   scales: Uint16Array | Float32Array;
 }
 
-export async function quantizeWeight(weight: TensorValue, scheme: DynamicQLinear): Promise<QuantizedWeight> {
+export async function quantizeWeight(weight: TensorValue, scheme: FilterQLinear): Promise<QuantizedWeight> {
   const [rows, cols] = weight.shape as number[];
   const w = floatsOf(await weight.source!.read());
   if (scheme === '8da4w') {
@@ -56,6 +60,6 @@ export async function quantizeWeight(weight: TensorValue, scheme: DynamicQLinear
 }
 
 /** The codes of a weight as a source that quantizes again when read. */
-export function codesSource(weight: TensorValue, scheme: DynamicQLinear, size: number): ByteSource {
+export function codesSource(weight: TensorValue, scheme: FilterQLinear, size: number): ByteSource {
   return { size, read: async () => (await quantizeWeight(weight, scheme)).codes };
 }

@@ -1,18 +1,17 @@
-// Weight-only quantized linears ('8w', '4w'): the weight is stored quantized in the
-// program's constant segment and turned back into float32 by a portable kernel in
-// front of the linear, which stays an fp32 FullyConnected (now with a run-time filter).
-// The math is torchao's IntxWeightOnlyConfig: y = x (codes * scales)^T + b, activations
-// untouched.
+// Weight-only int4 linears ('4w'): the weight is stored quantized in the program's
+// constant segment and turned back into float32 by a portable kernel in front of the
+// linear, which stays an fp32 FullyConnected (now with a run-time filter). The math is
+// torchao's IntxWeightOnlyConfig: y = x (codes * scales)^T + b, activations untouched.
 //
-//   '8w': int8 codes [OC, IC], float32 scales [OC]   -> dequantize_per_channel (axis 0)
-//   '4w': int4 codes [OC, IC / 2] (two per byte), float32 scales [OC, IC / 32]
-//         -> embedding_4bit with indices 0..OC-1 (the one portable kernel both runtimes
-//            have that expands blockwise int4; quantized_decomposed has no
-//            dequantize_per_channel_group kernel)
+//   int4 codes [OC, IC / 2] (two per byte), float32 scales [OC, IC / 32]
+//   -> embedding_4bit with indices 0..OC-1 (the one portable kernel both runtimes have
+//      that expands blockwise int4; quantized_decomposed has no
+//      dequantize_per_channel_group kernel)
 //
-// Why not XNNPACK's own weight-only kernels: XNNPACK has no fp32 x blockwise-int4 fully
-// connected at all, and its fp32 x qcint8 (f32_qc8w) one is refused by our
-// XnnpackBackend (it runs qcint8 filters only with qint8 or qdint8 inputs).
+// Why not an XNNPACK filter, as for '8w' (f32_qc8w, see xnnpack-partitioner): XNNPACK has
+// no fp32 x blockwise-int4 fully connected (the official runtime refuses the node). The
+// price: the float weights are rebuilt and re-packed on every call, so decode is orders
+// of magnitude slower than 8da4w or 8w.
 //
 // Each dequantize node is placed just before the run of XNNPACK nodes that holds its
 // linear, not just before the linear: a portable kernel between two XNNPACK nodes would
@@ -20,14 +19,13 @@
 // memory grows by about one decoder layer's float weights).
 import { ExecuTorchError } from '../../runtime/errors';
 import { Graph, Node, TensorValue, arg } from '../graph/graph';
-import { dequantizePerChannel } from '../graph/ops/dequantize';
 import { embedding4bit } from '../graph/ops/embedding';
 import { LINEAR_OP, linearOperands } from '../graph/ops/linear';
 import { bytesSource } from '../pte/program-spec';
-import { floatsOf, packInt4HighFirstAsync, quantizeInt4GroupsAsync, quantizeInt8RowsAsync, QuantizedRows } from './quantize-weights';
+import { floatsOf, packInt4HighFirstAsync, quantizeInt4GroupsAsync, QuantizedRows } from './quantize-weights';
 import { sharedQuantization } from './shared-quantization';
 
-export type WeightOnlyScheme = '8w' | '4w';
+export type WeightOnlyScheme = '4w';
 /** Group size of '4w' (optimum-executorch's default qlinear_group_size). */
 export const WEIGHT_ONLY_INT4_GROUP_SIZE = 32;
 
@@ -39,7 +37,7 @@ async function readFloats(weight: TensorValue): Promise<Float32Array> {
 export async function quantizeWeightOnly(weight: TensorValue, scheme: WeightOnlyScheme): Promise<QuantizedRows> {
   const [rows, cols] = weight.shape as number[];
   const w = await readFloats(weight);
-  return scheme === '8w' ? quantizeInt8RowsAsync(w, rows, cols) : quantizeInt4GroupsAsync(w, rows, cols, WEIGHT_ONLY_INT4_GROUP_SIZE);
+  return quantizeInt4GroupsAsync(w, rows, cols, WEIGHT_ONLY_INT4_GROUP_SIZE);
 }
 
 /** Appends the constants and the node that give `weight` back as float32; returns that node. */
@@ -48,11 +46,6 @@ function dequantizedWeight(g: Graph, weight: TensorValue, scheme: WeightOnlySche
   const name = weight.name ?? `value ${weight.id}`;
   const quantized = sharedQuantization(() => quantizeWeightOnly(weight, scheme), 2);
   const scalesBytes = async () => new Uint8Array((await quantized()).scales.buffer);
-  if (scheme === '8w') {
-    const codes = g.constant(`${name}.int8`, 'int8', [rows, cols], { size: rows * cols, read: async () => new Uint8Array((await quantized()).q.buffer) });
-    const scales = g.constant(`${name}.scales`, 'float32', [rows], { size: rows * 4, read: scalesBytes });
-    return dequantizePerChannel(g, codes, scales, 0);
-  }
   if (cols % WEIGHT_ONLY_INT4_GROUP_SIZE !== 0)
     throw new ExecuTorchError('NotSupported', `4w: ${name} has ${cols} input channels, not a multiple of ${WEIGHT_ONLY_INT4_GROUP_SIZE}`);
   const groups = cols / WEIGHT_ONLY_INT4_GROUP_SIZE;
@@ -86,24 +79,38 @@ export function weightOnlyLinears(g: Graph, scheme: WeightOnlyScheme, delegated:
   const ordered: Node[] = [];
   let runStart = -1;  // where the current run of delegated nodes begins in `ordered`
   for (const n of original) {
-    let node = n;
+    let nodes = [n];
     let dequantize: Node | undefined;
     if (`${n.op}.${n.overload}` === `${LINEAR_OP}.out` && linearOperands(g, n).weight.fromCheckpoint) {
-      const floatWeight = dequantizedWeight(g, linearOperands(g, n).weight, scheme, rowIndices);
+      const { weight, bias, out } = linearOperands(g, n);
+      const floatWeight = dequantizedWeight(g, weight, scheme, rowIndices);
       dequantize = g.nodes.pop()!;  // built by appending; placed below
-      const args = [...n.args];
-      args[1] = arg.v(floatWeight);
-      node = { ...n, args, attrs: { ...n.attrs, quant: scheme } };
+      nodes = withRuntimeFilter(g, n, floatWeight, bias, out, scheme);
     }
-    if (!delegated(g, node)) {
+    if (!delegated(g, nodes[0])) {
       if (dequantize) ordered.push(dequantize);
-      ordered.push(node);
+      ordered.push(...nodes);
       runStart = -1;
       continue;
     }
     if (runStart < 0) runStart = ordered.length;
     if (dequantize) ordered.splice(runStart++, 0, dequantize);
-    ordered.push(node);
+    ordered.push(...nodes);
   }
   g.nodes.push(...ordered);
+}
+
+/**
+ * The linear over the dequantized weight. A bias becomes a separate add: the official
+ * runtime's XNNPACK crashes on a FullyConnected whose filter is computed at run time
+ * and whose bias is static (seen with Qwen 2's q/k/v biases).
+ */
+function withRuntimeFilter(g: Graph, n: Node, floatWeight: TensorValue, bias: TensorValue | undefined, out: TensorValue, scheme: WeightOnlyScheme): Node[] {
+  const attrs = { ...n.attrs, quant: scheme };
+  if (!bias) return [{ ...n, args: [n.args[0], arg.v(floatWeight), arg.none()], attrs }];
+  const product = g.activation(out.dtype, out.shape);
+  return [
+    { ...n, args: [n.args[0], arg.v(floatWeight), arg.none()], outputs: [product.id], attrs },
+    { op: 'aten::add', overload: 'out', args: [arg.v(product), arg.v(bias), arg.int(1)], outputs: [out.id] },
+  ];
 }

@@ -11,14 +11,21 @@ import { XnnGraphSpec, XnnNodeSpec, XnnValueSpec } from '../pte/xnnpack-spec';
 import { xnnpackDelegate } from '../pte/xnnpack-writer';
 import { sha256HexAsync } from './content-hash';
 import { Partition, Partitioner } from './partition';
-import { DynamicQLinear, codesSource, quantizeWeight } from './quantize';
+import { FilterQLinear, codesSource, quantizeWeight } from './quantize';
+import { floatsOf } from './quantize-weights';
 
 /** A quantized linear weight as the payload stores it (codes under their sha256). */
 interface QuantizedFilter {
-  scheme: DynamicQLinear;
+  scheme: FilterQLinear;
   key: string;
   size: number;
   scales: Uint16Array | Float32Array;
+  /**
+   * 8w with a bias: bias / scale per channel. XNNPACK's f32_qc8w (and so the official
+   * runtime) computes scale * (x.q + bias), scaling the bias too; the pre-divided bias
+   * gives x.(q scale)^T + bias to float32 rounding (scales are >= eps, never 0).
+   */
+  scaledBias?: Float32Array;
 }
 
 /** Builds the XNNGraph of one partition. */
@@ -67,6 +74,12 @@ class XnnGraphBuilder {
     if (t.dtype !== 'float32') throw new ExecuTorchError('Internal', `XNNPACK partition value of dtype ${t.dtype}`);
     return this.values.push({ datatype: 'fp32', dims: t.shape.map(maxDim), ...extra }) - 1;
   }
+}
+
+/** A bias divided by the filter's per-channel scales (see QuantizedFilter.scaledBias). */
+async function divided(bias: TensorValue, scales: Float32Array): Promise<Float32Array> {
+  const b = floatsOf(await bias.source!.read());
+  return Float32Array.from(b, (v, i) => v / scales[i]);
 }
 
 /** sha256 (hex) of a constant's bytes: its named-data key, as the official writer keys weights. */
@@ -142,13 +155,13 @@ const NODE_LOWERINGS: Record<string, Lowering> = {
 };
 
 /**
- * Dynamically quantized linear: Convert the fp32 input to qdint8 (a scale and zero
- * point per row, chosen per call), then FullyConnected with the int4 (blockwise,
- * bf16 scales) or int8 (per output channel) filter, fp32 bias and output.
+ * Quantized-filter linear: FullyConnected with the int4 (blockwise, bf16 scales) or int8
+ * (per output channel) filter, fp32 bias and output. Dynamically quantized schemes first
+ * Convert the fp32 input to qdint8 (a scale and zero point per row, chosen per call);
+ * weight-only 8w takes the fp32 input as it is (XNNPACK's f32_qc8w).
  */
 function quantizedLinear(b: XnnGraphBuilder, g: Graph, n: Node, q: QuantizedFilter): XnnNodeSpec[] {
   const { x, weight, bias } = linearOperands(g, n);
-  const xq = b.internal({ datatype: 'qdint8', dims: x.shape.map(maxDim), quant: { kind: 'perTokenDynamic', numNonbatchDims: 1 } });
   const filter = b.internal({
     datatype: q.scheme === '8da4w' ? 'qbint4' : 'qcint8',
     dims: weight.shape.map(maxDim),
@@ -158,15 +171,20 @@ function quantizedLinear(b: XnnGraphBuilder, g: Graph, n: Node, q: QuantizedFilt
         ? { kind: 'perChannelGroup', channelDim: 0, groupSize: 32, scales: q.scales }
         : { kind: 'perChannel', channelDim: 0, scales: q.scales as Float32Array },
   });
-  return [
-    { op: 'Convert', inputId: b.value(x), outputId: xq },
-    { op: 'FullyConnected', input1Id: xq, filterId: filter, biasId: bias ? b.value(bias) : undefined, outputId: b.value(out(g, n)), flags: 0 },
-  ];
+  const fc = (input: number, biasId = bias ? b.value(bias) : undefined): XnnNodeSpec => ({
+    op: 'FullyConnected', input1Id: input, filterId: filter, biasId, outputId: b.value(out(g, n)), flags: 0,
+  });
+  if (q.scheme === '8w') {
+    const scaled = q.scaledBias && b.internal({ datatype: 'fp32', dims: [q.scaledBias.length], constant: new Uint8Array(q.scaledBias.buffer) });
+    return [fc(b.value(x), scaled)];
+  }
+  const xq = b.internal({ datatype: 'qdint8', dims: x.shape.map(maxDim), quant: { kind: 'perTokenDynamic', numNonbatchDims: 1 } });
+  return [{ op: 'Convert', inputId: b.value(x), outputId: xq }, fc(xq)];
 }
 
 /**
- * Whether XnnpackBackend runs a node. Linears: float, 8da4w / 8da8w (quantized filter
- * in the payload), or 8w / 4w (a float filter dequantized outside, see weight-only-linear).
+ * Whether XnnpackBackend runs a node. Linears: float, 8da4w / 8da8w / 8w (quantized
+ * filter in the payload), or 4w (a float filter dequantized outside, see weight-only-linear).
  */
 export function supportedByXnnpack(g: Graph, n: Node): boolean {
   const key = `${n.op}.${n.overload}`;
@@ -202,12 +220,14 @@ export class XnnpackPartitioner implements Partitioner {
     for (const n of p.nodes) {
       const scheme = n.attrs?.quant;
       let quantized = -1;  // the weight stored as codes, not as floats
-      if (scheme === '8da4w' || scheme === '8da8w') {
+      if (scheme === '8da4w' || scheme === '8da8w' || scheme === '8w') {
         const { weight } = linearOperands(g, n);
         quantized = weight.id;
         if (!this.filters.has(weight.id)) {
           const { codes, scales } = await quantizeWeight(weight, scheme);
-          this.filters.set(weight.id, { scheme, key: await sha256HexAsync(codes), size: codes.length, scales });
+          const { bias } = linearOperands(g, n);
+          const scaledBias = scheme === '8w' && bias ? await divided(bias, scales as Float32Array) : undefined;
+          this.filters.set(weight.id, { scheme, key: await sha256HexAsync(codes), size: codes.length, scales, scaledBias });
         }
       }
       for (const id of nodeReads(n)) {
