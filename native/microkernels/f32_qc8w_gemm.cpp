@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "../runtime/error.h"
-#include "../runtime/large_alloc.h"
+#include "packed_tiles.h"
 #include "f32_qc8w_gemm_internal.h"
 
 namespace etn::mk {
@@ -20,7 +20,6 @@ constexpr size_t kTileN = kF32QC8WTileN;
 
 constexpr size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
-size_t thread_count(pthreadpool_t pool) { return pool ? std::max<size_t>(1, pthreadpool_get_threads_count(pool)) : 1; }
 
 struct PackJob {
   const F32QC8WSource* src;
@@ -98,22 +97,10 @@ F32QC8WWeights pack_f32_qc8w_weights(const F32QC8WSource& src, pthreadpool_t poo
   w.off_scales = round_up(src.k * kTileN, 64);
   w.off_bias = w.off_scales + 64;
   w.tile_bytes = w.off_bias + 64;
-  ETN_CHECK(w.tile_bytes <= std::numeric_limits<size_t>::max() / w.ntiles, ErrorCode::OutOfMemory,
-            "f32_qc8w weights: packed size overflows");
-  // Large and long-lived: mapped memory, returned to the OS when the program goes.
-  const size_t bytes = w.ntiles * w.tile_bytes;
-  void* mem = largeAlloc(bytes);
-  if (mem == nullptr) fail(ErrorCode::OutOfMemory, "f32_qc8w weights: cannot allocate ", bytes, " bytes");
-  w.data = std::unique_ptr<uint8_t, PackedWeights::Free>(static_cast<uint8_t*>(mem), PackedWeights::Free{bytes});
+  w.data = allocate_packed_tiles(w.ntiles, w.tile_bytes, "f32_qc8w weights");
 
   PackJob job{&src, &w, row_stride};
-  const size_t threads = thread_count(pool);
-  if (threads <= 1 || w.ntiles < 2) {
-    pack_task(&job, 0, w.ntiles);
-  } else {
-    const size_t per_task = std::max<size_t>(1, w.ntiles / (threads * 8));
-    pthreadpool_parallelize_1d_tile_1d(pool, pack_task, &job, w.ntiles, per_task, 0);
-  }
+  pack_tiles(pool, pack_task, &job, w.ntiles);
   return w;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../runtime/error.h"
 #include "../runtime/large_alloc.h"
+#include "packed_tiles.h"
 #include "qd8_gemm_internal.h"
 
 namespace etn::mk {
@@ -138,7 +139,6 @@ void pack_task(void* ctx, size_t t0, size_t tc) {
   }
 }
 
-size_t thread_count(pthreadpool_t pool) { return pool ? std::max<size_t>(1, pthreadpool_get_threads_count(pool)) : 1; }
 
 }  // namespace
 
@@ -178,22 +178,10 @@ PackedWeights pack_qd8_weights(const WeightSource& src, pthreadpool_t pool) {
   const size_t sum_bytes = src.format == WeightFormat::QB4W ? kTileN * 4 : w.nblocks * kTileN * 4;
   w.off_bias = w.off_sums + round_up(sum_bytes, 64);
   w.tile_bytes = w.off_bias + 64;
-  ETN_CHECK(w.tile_bytes <= std::numeric_limits<size_t>::max() / w.ntiles, ErrorCode::OutOfMemory,
-            "qd8 weights: packed size overflows");
-  // Large and long-lived: mapped memory, returned to the OS when the program goes.
-  const size_t bytes = w.ntiles * w.tile_bytes;
-  void* mem = largeAlloc(bytes);
-  if (mem == nullptr) fail(ErrorCode::OutOfMemory, "qd8 weights: cannot allocate ", bytes, " bytes");
-  w.data = std::unique_ptr<uint8_t, PackedWeights::Free>(static_cast<uint8_t*>(mem), PackedWeights::Free{bytes});
+  w.data = allocate_packed_tiles(w.ntiles, w.tile_bytes, "qd8 weights");
 
   PackJob job{&src, &w, row_stride};
-  const size_t threads = thread_count(pool);
-  if (threads <= 1 || w.ntiles < 2) {
-    pack_task(&job, 0, w.ntiles);
-  } else {
-    const size_t per_task = std::max<size_t>(1, w.ntiles / (threads * 8));
-    pthreadpool_parallelize_1d_tile_1d(pool, pack_task, &job, w.ntiles, per_task, 0);
-  }
+  pack_tiles(pool, pack_task, &job, w.ntiles);
   return w;
 }
 
