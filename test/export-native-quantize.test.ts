@@ -15,21 +15,10 @@ import {
   quantizeSymmetricAsync,
 } from '../lib/export/passes/quantize-weights';
 import { packInt4ForXnnpack } from '../lib/export/pte/xnnpack-writer';
+import { rng } from './helpers/inputs';
 import { parseSafetensorsFile } from './helpers/safetensors-writer';
 
 const checkpoints = path.join(__dirname, 'fixtures', 'checkpoints');
-
-/** mulberry32: a seeded generator so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Weights of one "kind" per row, so a matrix mixes every case below. */
 function matrix(rows: number, cols: number, seed: number): Float32Array {
